@@ -1,0 +1,345 @@
+// The extern "C" functions of include/seqattn/seqattn.h: validate every
+// argument (so that a failing call writes nothing), dispatch to the handle's
+// backend, translate exceptions into a status and seqattn_last_error().
+#include "seqattn/seqattn.h"
+
+#include <string>
+
+#include "core/guard.hpp"
+#include "core/handle.hpp"
+#include "core/validate.hpp"
+
+namespace seqattn {
+
+namespace {
+thread_local std::string t_last_error;
+}
+
+void set_last_error(const char* message) noexcept {
+  try {
+    t_last_error = message;
+  } catch (...) {
+    t_last_error.clear();  // could not store the message; at least do not lie
+  }
+}
+
+namespace {
+
+Backend& backend_of(seqattn_handle handle) {
+  check::not_null(handle, "handle");
+  return *handle->backend;
+}
+
+void check_attention_dims(const seqattn_attention_dims* d) {
+  check::not_null(d, "dims");
+  check::positive(d->batch, "dims->batch");
+  check::positive(d->enc_steps, "dims->enc_steps");
+  check::positive(d->dec_steps, "dims->dec_steps");
+  check::positive(d->enc_dim, "dims->enc_dim");
+  check::positive(d->dec_dim, "dims->dec_dim");
+  check::positive(d->units, "dims->units");
+  check::elements("encoder_out [B, Te, He]", {d->batch, d->enc_steps, d->enc_dim});
+  check::elements("decoder_out [B, Td, Hd]", {d->batch, d->dec_steps, d->dec_dim});
+  check::elements("keys [B, Te, A]", {d->batch, d->enc_steps, d->units});
+  check::elements("queries [B, Td, A]", {d->batch, d->dec_steps, d->units});
+  check::elements("W [He, A]", {d->enc_dim, d->units});
+  check::elements("U [Hd, A]", {d->dec_dim, d->units});
+  check::elements("context_out [B, Td, He]", {d->batch, d->dec_steps, d->enc_dim});
+  check::elements("weights_out [B, Td, Te]", {d->batch, d->dec_steps, d->enc_steps});
+}
+
+void check_rnn_dims(const seqattn_rnn_dims* d, int gates) {
+  check::not_null(d, "dims");
+  check::positive(d->batch, "dims->batch");
+  check::positive(d->steps, "dims->steps");
+  check::positive(d->input_dim, "dims->input_dim");
+  check::positive(d->units, "dims->units");
+  check::elements("x [B, T, I]", {d->batch, d->steps, d->input_dim});
+  check::elements("kernel [I, G*H]", {d->input_dim, gates, d->units});
+  check::elements("recurrent_kernel [H, G*H]", {d->units, gates, d->units});
+  check::elements("outputs [B, T, H]", {d->batch, d->steps, d->units});
+  check::elements("input projections [B, T, G*H]", {d->batch, d->steps, gates, d->units});
+}
+
+void check_rnn_flags(uint32_t flags) {
+  if (flags & ~uint32_t(SEQATTN_RNN_REVERSE))
+    invalid("flags = " + std::to_string(flags) + " has unknown bits (known: SEQATTN_RNN_REVERSE = 1)");
+}
+
+void run_rnn(seqattn_handle handle, const seqattn_rnn_dims* dims, RnnCell cell, uint32_t flags,
+             const float* x, const int32_t* lengths, const float* h0, const float* kernel,
+             const float* recurrent_kernel, const float* bias, float* outputs, float* h_last) {
+  Backend& be = backend_of(handle);
+  check_rnn_dims(dims, rnn_gates(cell));
+  check_rnn_flags(flags);
+  check::not_null(x, "x");
+  check::not_null(kernel, "kernel");
+  check::not_null(recurrent_kernel, "recurrent_kernel");
+  check::lengths(lengths, dims->batch, "lengths", dims->steps, "dims->steps");
+  be.rnn(RnnArgs{*dims, cell, (flags & SEQATTN_RNN_REVERSE) != 0, x, lengths, h0, kernel,
+                 recurrent_kernel, bias, outputs, h_last});
+}
+
+}  // namespace
+}  // namespace seqattn
+
+using namespace seqattn;
+
+extern "C" {
+
+uint32_t seqattn_version(void) { return SEQATTN_VERSION; }
+
+const char* seqattn_status_string(seqattn_status status) {
+  switch (status) {
+    case SEQATTN_OK: return "SEQATTN_OK";
+    case SEQATTN_ERROR_INVALID_ARGUMENT: return "SEQATTN_ERROR_INVALID_ARGUMENT";
+    case SEQATTN_ERROR_UNSUPPORTED: return "SEQATTN_ERROR_UNSUPPORTED";
+    case SEQATTN_ERROR_NO_DEVICE: return "SEQATTN_ERROR_NO_DEVICE";
+    case SEQATTN_ERROR_OUT_OF_MEMORY: return "SEQATTN_ERROR_OUT_OF_MEMORY";
+    case SEQATTN_ERROR_DEVICE: return "SEQATTN_ERROR_DEVICE";
+    case SEQATTN_ERROR_IO: return "SEQATTN_ERROR_IO";
+    case SEQATTN_ERROR_FORMAT: return "SEQATTN_ERROR_FORMAT";
+    case SEQATTN_ERROR_INTERNAL: return "SEQATTN_ERROR_INTERNAL";
+  }
+  return "SEQATTN_ERROR_UNKNOWN_STATUS";
+}
+
+const char* seqattn_last_error(void) { return t_last_error.c_str(); }
+
+uint32_t seqattn_build_features(void) {
+  uint32_t f = 0;
+#ifdef SEQATTN_WITH_CUDA
+  f |= SEQATTN_FEATURE_CUDA;
+#endif
+#ifdef _OPENMP
+  f |= SEQATTN_FEATURE_OPENMP;
+#endif
+  return f;
+}
+
+void seqattn_handle_options_init(seqattn_handle_options* options) {
+  if (!options) return;
+  *options = seqattn_handle_options{};
+  options->struct_size = sizeof(seqattn_handle_options);
+  options->device = SEQATTN_DEVICE_CPU;
+  options->device_ordinal = 0;
+  options->cuda_stream = nullptr;
+  options->math = SEQATTN_MATH_PRECISE;
+}
+
+seqattn_status seqattn_handle_create(const seqattn_handle_options* options, seqattn_handle* out) {
+  return guard([&] {
+    check::not_null(options, "options");
+    check::not_null(out, "out");
+    if (options->struct_size != sizeof(seqattn_handle_options))
+      invalid("options->struct_size = " + std::to_string(options->struct_size) + " but expected " +
+              std::to_string(sizeof(seqattn_handle_options)) +
+              " (call seqattn_handle_options_init first)");
+    if (options->device != SEQATTN_DEVICE_CPU && options->device != SEQATTN_DEVICE_CUDA)
+      invalid("options->device = " + std::to_string(int(options->device)) +
+              " is not a seqattn_device (CPU = 0, CUDA = 1)");
+    if (options->math != SEQATTN_MATH_PRECISE && options->math != SEQATTN_MATH_FAST)
+      invalid("options->math = " + std::to_string(int(options->math)) +
+              " is not a seqattn_math (PRECISE = 0, FAST = 1)");
+    if (options->device_ordinal < 0)
+      invalid("options->device_ordinal = " + std::to_string(options->device_ordinal) +
+              " is negative");
+    auto h = std::make_unique<seqattn_handle_s>();
+    h->math = options->math;
+    h->backend = options->device == SEQATTN_DEVICE_CPU ? make_cpu_backend(*options)
+                                                       : make_cuda_backend(*options);
+    *out = h.release();
+  });
+}
+
+void seqattn_handle_destroy(seqattn_handle handle) { delete handle; }
+
+seqattn_status seqattn_synchronize(seqattn_handle handle) {
+  return guard([&] { backend_of(handle).synchronize(); });
+}
+
+int32_t seqattn_cuda_device_count(void) { return cuda_device_count(); }
+
+seqattn_status seqattn_handle_get_device(seqattn_handle handle, seqattn_device* out) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check::not_null(out, "out");
+    *out = be.device();
+  });
+}
+
+seqattn_status seqattn_malloc(seqattn_handle handle, size_t bytes, void** out) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check::not_null(out, "out");
+    if (bytes == 0) {
+      *out = nullptr;
+      return;
+    }
+    handle->allocations.reserve(handle->allocations.size() + 1);  // no throw after allocate
+    void* p = be.allocate(bytes);
+    handle->allocations.insert(p);
+    *out = p;
+  });
+}
+
+seqattn_status seqattn_free(seqattn_handle handle, void* ptr) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    if (!ptr) return;
+    auto it = handle->allocations.find(ptr);
+    if (it == handle->allocations.end())
+      invalid("ptr was not allocated by seqattn_malloc on this handle, or was already freed");
+    handle->allocations.erase(it);
+    be.deallocate(ptr);
+  });
+}
+
+seqattn_status seqattn_copy_to_device(seqattn_handle handle, void* dst, const void* host_src,
+                                      size_t bytes) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    if (bytes == 0) return;
+    check::not_null(dst, "dst");
+    check::not_null(host_src, "host_src");
+    be.copy_to_device(dst, host_src, bytes);
+  });
+}
+
+seqattn_status seqattn_copy_to_host(seqattn_handle handle, void* host_dst, const void* src,
+                                    size_t bytes) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    if (bytes == 0) return;
+    check::not_null(host_dst, "host_dst");
+    check::not_null(src, "src");
+    be.copy_to_host(host_dst, src, bytes);
+  });
+}
+
+seqattn_status seqattn_additive_attention_forward(
+    seqattn_handle handle, const seqattn_attention_dims* dims, const float* encoder_out,
+    const float* decoder_out, const int32_t* enc_lengths, const int32_t* dec_lengths,
+    const float* W, const float* U, const float* bias, const float* v, float* context_out,
+    float* weights_out) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check_attention_dims(dims);
+    check::not_null(encoder_out, "encoder_out");
+    check::not_null(decoder_out, "decoder_out");
+    check::not_null(W, "W");
+    check::not_null(U, "U");
+    check::not_null(v, "v");
+    check::not_null(context_out, "context_out");
+    check::lengths(enc_lengths, dims->batch, "enc_lengths", dims->enc_steps, "dims->enc_steps");
+    check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
+    be.additive_attention(AttentionArgs{*dims, encoder_out, decoder_out, enc_lengths, dec_lengths,
+                                        W, U, bias, v, context_out, weights_out});
+  });
+}
+
+seqattn_status seqattn_additive_attention_project_keys(seqattn_handle handle,
+                                                       const seqattn_attention_dims* dims,
+                                                       const float* encoder_out, const float* W,
+                                                       const float* bias, float* keys_out) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check_attention_dims(dims);
+    check::not_null(encoder_out, "encoder_out");
+    check::not_null(W, "W");
+    check::not_null(keys_out, "keys_out");
+    be.project_keys(ProjectKeysArgs{*dims, encoder_out, W, bias, keys_out});
+  });
+}
+
+seqattn_status seqattn_additive_attention_forward_projected(
+    seqattn_handle handle, const seqattn_attention_dims* dims, const float* encoder_out,
+    const float* keys, const float* decoder_out, const int32_t* enc_lengths,
+    const int32_t* dec_lengths, const float* U, const float* v, float* context_out,
+    float* weights_out) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check_attention_dims(dims);
+    check::not_null(encoder_out, "encoder_out");
+    check::not_null(keys, "keys");
+    check::not_null(decoder_out, "decoder_out");
+    check::not_null(U, "U");
+    check::not_null(v, "v");
+    check::not_null(context_out, "context_out");
+    check::lengths(enc_lengths, dims->batch, "enc_lengths", dims->enc_steps, "dims->enc_steps");
+    check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
+    be.additive_attention_projected(ProjectedAttentionArgs{*dims, encoder_out, keys, decoder_out,
+                                                           enc_lengths, dec_lengths, U, v,
+                                                           context_out, weights_out});
+  });
+}
+
+seqattn_status seqattn_attention_pooling_forward(seqattn_handle handle,
+                                                 const seqattn_pooling_dims* dims, const float* x,
+                                                 const int32_t* lengths, const float* w,
+                                                 const float* b, float* context_out,
+                                                 float* weights_out) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check::not_null(dims, "dims");
+    check::positive(dims->batch, "dims->batch");
+    check::positive(dims->steps, "dims->steps");
+    check::positive(dims->features, "dims->features");
+    check::elements("x [B, T, F]", {dims->batch, dims->steps, dims->features});
+    check::not_null(x, "x");
+    check::not_null(w, "w");
+    check::not_null(context_out, "context_out");
+    check::lengths(lengths, dims->batch, "lengths", dims->steps, "dims->steps");
+    be.attention_pooling(PoolingArgs{*dims, x, lengths, w, b, context_out, weights_out});
+  });
+}
+
+seqattn_status seqattn_gru_forward(seqattn_handle handle, const seqattn_rnn_dims* dims,
+                                   seqattn_gru_variant variant, uint32_t flags, const float* x,
+                                   const int32_t* lengths, const float* h0, const float* kernel,
+                                   const float* recurrent_kernel, const float* bias,
+                                   float* outputs, float* h_last) {
+  return guard([&] {
+    if (variant != SEQATTN_GRU_RESET_AFTER && variant != SEQATTN_GRU_RESET_BEFORE)
+      invalid("variant = " + std::to_string(int(variant)) +
+              " is not a seqattn_gru_variant (RESET_AFTER = 0, RESET_BEFORE = 1)");
+    const RnnCell cell =
+        variant == SEQATTN_GRU_RESET_AFTER ? RnnCell::kGruResetAfter : RnnCell::kGruResetBefore;
+    run_rnn(handle, dims, cell, flags, x, lengths, h0, kernel, recurrent_kernel, bias, outputs,
+            h_last);
+  });
+}
+
+seqattn_status seqattn_simple_rnn_forward(seqattn_handle handle, const seqattn_rnn_dims* dims,
+                                          uint32_t flags, const float* x, const int32_t* lengths,
+                                          const float* h0, const float* kernel,
+                                          const float* recurrent_kernel, const float* bias,
+                                          float* outputs, float* h_last) {
+  return guard([&] {
+    run_rnn(handle, dims, RnnCell::kSimple, flags, x, lengths, h0, kernel, recurrent_kernel, bias,
+            outputs, h_last);
+  });
+}
+
+seqattn_status seqattn_dense_forward(seqattn_handle handle, int64_t rows, int32_t in_dim,
+                                     int32_t out_dim, const float* x, const float* W,
+                                     const float* b, seqattn_activation activation, float* y) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check::positive(rows, "rows");
+    check::positive(in_dim, "in_dim");
+    check::positive(out_dim, "out_dim");
+    check::elements("x [rows, in_dim]", {rows, in_dim});
+    check::elements("W [in_dim, out_dim]", {in_dim, out_dim});
+    check::elements("y [rows, out_dim]", {rows, out_dim});
+    if (activation < SEQATTN_ACTIVATION_NONE || activation > SEQATTN_ACTIVATION_SOFTMAX)
+      invalid("activation = " + std::to_string(int(activation)) +
+              " is not a seqattn_activation (NONE = 0 ... SOFTMAX = 4)");
+    check::not_null(x, "x");
+    check::not_null(W, "W");
+    check::not_null(y, "y");
+    be.dense(DenseArgs{rows, in_dim, out_dim, x, W, b, activation, y});
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,44 @@
+# The library target: one shared libseqattn exporting only the C API.
+
+set(SEQATTN_CPU_SOURCES
+  capi/seqattn.cpp
+  src/cpu/attention.cpp
+  src/cpu/pooling.cpp
+  src/cpu/rnn.cpp
+  src/cpu/dense.cpp
+  src/cpu/cpu_backend.cpp)
+
+# CUDA sources are listed in cmake/SeqattnCuda.cmake (host side in src/cuda/,
+# device code in kernels/); a build without CUDA gets the stub that says so.
+if(SEQATTN_WITH_CUDA)
+  include(cmake/SeqattnCuda.cmake)
+else()
+  set(SEQATTN_CUDA_SOURCES src/cuda/cuda_unavailable.cpp)
+endif()
+
+add_library(seqattn SHARED ${SEQATTN_CPU_SOURCES} ${SEQATTN_CUDA_SOURCES})
+add_library(seqattn::seqattn ALIAS seqattn)
+target_include_directories(seqattn
+  PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+         $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+  PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_compile_definitions(seqattn PRIVATE SEQATTN_BUILDING_LIBRARY
+                           $<$<BOOL:${SEQATTN_WITH_CUDA}>:SEQATTN_WITH_CUDA>)
+target_link_libraries(seqattn PRIVATE seqattn_warnings)
+if(OpenMP_CXX_FOUND)
+  target_link_libraries(seqattn PRIVATE OpenMP::OpenMP_CXX)
+endif()
+if(SEQATTN_WITH_CUDA)
+  target_link_libraries(seqattn PRIVATE ${SEQATTN_CUDA_LIBRARIES})
+endif()
+
+# Hidden visibility hides our C++; the version script also hides what the
+# standard library's headers would otherwise export, so only seqattn_* remains.
+target_link_options(seqattn PRIVATE
+  "LINKER:--version-script=${PROJECT_SOURCE_DIR}/cmake/seqattn.map"
+  "LINKER:--no-undefined")
+set_target_properties(seqattn PROPERTIES
+  VERSION ${PROJECT_VERSION}
+  SOVERSION ${PROJECT_VERSION_MAJOR}
+  LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/seqattn.map
+  CUDA_SEPARABLE_COMPILATION OFF)

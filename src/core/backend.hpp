@@ -1,0 +1,116 @@
+// The interface every device backend implements. The C layer (capi/) validates
+// all arguments before calling in, so a backend may assume: pointers that must
+// be non-NULL are, every dimension is >= 1, every tensor's byte size fits in
+// int64, lengths arrays (host memory) hold values in range. Tensor pointers are
+// in the backend's memory space (host for CPU, device for CUDA).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "seqattn/seqattn.h"
+
+namespace seqattn {
+
+struct AttentionArgs {
+  seqattn_attention_dims dims;
+  const float* encoder_out;    // [B, Te, He]
+  const float* decoder_out;    // [B, Td, Hd]
+  const int32_t* enc_lengths;  // [B] host, or nullptr (all Te valid)
+  const int32_t* dec_lengths;  // [B] host, or nullptr (all Td valid)
+  const float* W;              // [He, A]
+  const float* U;              // [Hd, A]
+  const float* bias;           // [A] or nullptr
+  const float* v;              // [A]
+  float* context_out;          // [B, Td, He]
+  float* weights_out;          // [B, Td, Te] or nullptr
+};
+
+struct ProjectKeysArgs {
+  seqattn_attention_dims dims;  // uses B, Te, He, A
+  const float* encoder_out;     // [B, Te, He]
+  const float* W;               // [He, A]
+  const float* bias;            // [A] or nullptr
+  float* keys_out;              // [B, Te, A]
+};
+
+struct ProjectedAttentionArgs {
+  seqattn_attention_dims dims;
+  const float* encoder_out;    // [B, Te, He]
+  const float* keys;           // [B, Te, A]
+  const float* decoder_out;    // [B, Td, Hd]
+  const int32_t* enc_lengths;  // [B] host, or nullptr
+  const int32_t* dec_lengths;  // [B] host, or nullptr
+  const float* U;              // [Hd, A]
+  const float* v;              // [A]
+  float* context_out;          // [B, Td, He]
+  float* weights_out;          // [B, Td, Te] or nullptr
+};
+
+struct PoolingArgs {
+  seqattn_pooling_dims dims;
+  const float* x;          // [B, T, F]
+  const int32_t* lengths;  // [B] host, or nullptr
+  const float* w;          // [F]
+  const float* b;          // [T] or nullptr
+  float* context_out;      // [B, F]
+  float* weights_out;      // [B, T] or nullptr
+};
+
+enum class RnnCell { kGruResetAfter, kGruResetBefore, kSimple };
+
+// Gate count: 3 for the GRU cells (column blocks z, r, h), 1 for SimpleRNN.
+inline int rnn_gates(RnnCell cell) { return cell == RnnCell::kSimple ? 1 : 3; }
+
+struct RnnArgs {
+  seqattn_rnn_dims dims;
+  RnnCell cell;
+  bool reverse;
+  const float* x;                 // [B, T, I]
+  const int32_t* lengths;         // [B] host, or nullptr
+  const float* h0;                // [B, H] or nullptr (zeros)
+  const float* kernel;            // [I, G*H]
+  const float* recurrent_kernel;  // [H, G*H]
+  const float* bias;              // [2, 3H] (reset-after), [G*H] otherwise, or nullptr
+  float* outputs;                 // [B, T, H] or nullptr
+  float* h_last;                  // [B, H] or nullptr
+};
+
+struct DenseArgs {
+  int64_t rows;
+  int32_t in_dim, out_dim;
+  const float* x;  // [rows, in]
+  const float* W;  // [in, out]
+  const float* b;  // [out] or nullptr
+  seqattn_activation activation;
+  float* y;  // [rows, out]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual seqattn_device device() const = 0;
+
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr) noexcept = 0;
+  virtual void copy_to_device(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
+
+  virtual void additive_attention(const AttentionArgs& args) = 0;
+  virtual void project_keys(const ProjectKeysArgs& args) = 0;
+  virtual void additive_attention_projected(const ProjectedAttentionArgs& args) = 0;
+  virtual void attention_pooling(const PoolingArgs& args) = 0;
+  virtual void rnn(const RnnArgs& args) = 0;
+  virtual void dense(const DenseArgs& args) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(const seqattn_handle_options& options);
+// Throws Error(UNSUPPORTED) in a build without CUDA, Error(NO_DEVICE) without a
+// usable GPU or driver, Error(INVALID_ARGUMENT) for a bad ordinal.
+std::unique_ptr<Backend> make_cuda_backend(const seqattn_handle_options& options);
+// 0 without a driver, a GPU, or CUDA in the build; never throws.
+int32_t cuda_device_count() noexcept;
+
+}  // namespace seqattn

@@ -1,0 +1,19 @@
+// What a seqattn_handle points to: the backend of its device, the math mode,
+// and the allocations made through seqattn_malloc (so seqattn_free can refuse
+// a pointer it does not own, and destroy can release what is left).
+#pragma once
+
+#include <memory>
+#include <unordered_set>
+
+#include "core/backend.hpp"
+
+struct seqattn_handle_s {
+  std::unique_ptr<seqattn::Backend> backend;
+  seqattn_math math = SEQATTN_MATH_PRECISE;
+  std::unordered_set<void*> allocations;
+
+  ~seqattn_handle_s() {
+    for (void* p : allocations) backend->deallocate(p);
+  }
+};

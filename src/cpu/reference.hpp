@@ -1,0 +1,23 @@
+// The CPU reference path: plain loops that state the math of docs/math.md
+// (DESIGN.md §1) directly, accumulating in double. It is the oracle every GPU
+// result is checked against, so it is written to be obviously right first;
+// the only concession to speed is OpenMP over the batch, where rows are
+// independent.
+#pragma once
+
+#include "core/backend.hpp"
+
+namespace seqattn::cpu {
+
+void additive_attention(const AttentionArgs& args);
+void project_keys(const ProjectKeysArgs& args);
+void additive_attention_projected(const ProjectedAttentionArgs& args);
+void attention_pooling(const PoolingArgs& args);
+void rnn(const RnnArgs& args);
+void dense(const DenseArgs& args);
+
+// Numerically safe masked softmax over e[0, n): subtracts the maximum, writes
+// p[0, n). n == 0 writes nothing.
+void softmax_inplace(double* e, int64_t n);
+
+}  // namespace seqattn::cpu
