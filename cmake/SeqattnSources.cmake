@@ -6,7 +6,11 @@ set(SEQATTN_CPU_SOURCES
   src/cpu/pooling.cpp
   src/cpu/rnn.cpp
   src/cpu/dense.cpp
-  src/cpu/cpu_backend.cpp)
+  src/cpu/cpu_backend.cpp
+  src/core/backend.cpp
+  src/model/safetensors.cpp
+  src/model/model.cpp
+  capi/model.cpp)
 
 # CUDA sources are listed in cmake/SeqattnCuda.cmake (host side in src/cuda/,
 # device code in kernels/); a build without CUDA gets the stub that says so.
@@ -25,6 +29,9 @@ target_include_directories(seqattn
 target_compile_definitions(seqattn PRIVATE SEQATTN_BUILDING_LIBRARY
                            $<$<BOOL:${SEQATTN_WITH_CUDA}>:SEQATTN_WITH_CUDA>)
 target_link_libraries(seqattn PRIVATE seqattn_warnings)
+# nlohmann-json (Debian: nlohmann-json3-dev) parses model-file headers; header-only.
+find_package(nlohmann_json 3 REQUIRED)
+target_link_libraries(seqattn PRIVATE nlohmann_json::nlohmann_json)
 if(OpenMP_CXX_FOUND)
   target_link_libraries(seqattn PRIVATE OpenMP::OpenMP_CXX)
 endif()
