@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test seqattn: Debian packages
+# (compiler, CMake, GoogleTest, Google Benchmark, nlohmann-json, clang for the
+# fuzzer) and the Python test tools (numpy, pytest). Installs nothing that is
+# already there, so on a prepared machine it needs no network. The CUDA toolkit
+# is optional and never installed here.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# command-or-header probe : Debian package that provides it
+need=()
+want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
+for pkg in cmake ninja-build g++ pkg-config googletest libgtest-dev libbenchmark-dev \
+           nlohmann-json3-dev clang libclang-rt-14-dev python3 python3-pip; do
+  want "$pkg"
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+if ! python3 -c 'import numpy, pytest' >/dev/null 2>&1; then
+  echo "setup: installing numpy and pytest from PyPI"
+  python3 -m pip install --quiet numpy pytest \
+    || python3 -m pip install --quiet --break-system-packages numpy pytest \
+    || { $SUDO apt-get install -y -qq python3-numpy python3-pytest; }
+fi
+echo "setup: ready ($(cmake --version | head -1); nvcc: $(command -v nvcc || echo none))"
