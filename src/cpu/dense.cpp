@@ -10,7 +10,7 @@ namespace seqattn::cpu {
 
 void dense(const DenseArgs& d) {
   const int64_t N = d.in_dim, M = d.out_dim;
-#pragma omp parallel for
+#pragma omp parallel for if (d.rows * N * M > kParallelWork)
   for (int64_t r = 0; r < d.rows; ++r) {
     std::vector<double> y(static_cast<size_t>(M));
     for (int64_t j = 0; j < M; ++j) y[size_t(j)] = d.b ? double(d.b[j]) : 0.0;

@@ -13,7 +13,7 @@ namespace seqattn::cpu {
 
 void attention_pooling(const PoolingArgs& p) {
   const int64_t B = p.dims.batch, T = p.dims.steps, F = p.dims.features;
-#pragma omp parallel for
+#pragma omp parallel for if (B * T * F > kParallelWork)
   for (int64_t b = 0; b < B; ++b) {
     const int64_t L = p.lengths ? p.lengths[b] : T;
     std::vector<double> e(size_t(T), 0.0);

@@ -9,6 +9,10 @@
 
 namespace seqattn::cpu {
 
+// Below this many multiply-adds a call stays on one thread: starting (and, on
+// a loaded machine, waking) an OpenMP team costs more than the work.
+inline constexpr int64_t kParallelWork = int64_t(1) << 18;
+
 void additive_attention(const AttentionArgs& args);
 void project_keys(const ProjectKeysArgs& args);
 void additive_attention_projected(const ProjectedAttentionArgs& args);

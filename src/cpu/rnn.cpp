@@ -42,7 +42,7 @@ void rnn(const RnnArgs& r) {
   const float* bias_x = r.bias;
   const float* bias_h = (r.bias && r.cell == RnnCell::kGruResetAfter) ? r.bias + GH : nullptr;
 
-#pragma omp parallel for
+#pragma omp parallel for if (B > 1 && B * T * (I + H) * GH > size_t(kParallelWork))
   for (size_t b = 0; b < B; ++b) {
     const size_t L = r.lengths ? size_t(r.lengths[b]) : T;
     std::vector<double> h(H, 0.0), hn(H), x(I), gx(GH), gh(GH), rh(H);
