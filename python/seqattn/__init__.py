@@ -1,0 +1,54 @@
+"""seqattn: fused additive attention and the recurrent layers around it.
+
+A ctypes binding over libseqattn's C API (include/seqattn/seqattn.h). Tensors
+are numpy arrays on CPU handles and CUDA arrays (CuPy, PyTorch) on CUDA
+handles; the math of each function is DESIGN.md §1.
+
+    import numpy as np, seqattn
+    with seqattn.Handle() as h:
+        context, weights = seqattn.additive_attention(h, enc, dec, W, U, v,
+                                                      enc_lengths=[7, 3])
+
+The library is found through SEQATTN_LIBRARY, next to this package, or the
+system loader (see seqattn._raw). `seqattn._raw` is the C API one to one.
+"""
+
+from __future__ import annotations
+
+from . import _raw
+from ._handle import Handle, SeqattnError, Status
+from .convert import torch_gru_to_keras
+from .ops import (additive_attention, additive_attention_projected, attention_pooling, dense,
+                  gru, project_keys, simple_rnn)
+
+__version__ = "0.1.0"  # the Python package; version() is the loaded library's
+
+__all__ = [
+    "Handle", "SeqattnError", "Status",
+    "additive_attention", "project_keys", "additive_attention_projected", "attention_pooling",
+    "gru", "simple_rnn", "dense", "torch_gru_to_keras",
+    "version", "build_features", "cuda_device_count", "load_library",
+]
+
+
+def load_library(path=None):
+    """Load libseqattn now (from `path`, or by the usual search) and return the CDLL."""
+    return _raw.load(path)
+
+
+def version() -> str:
+    """The loaded library's version, "MAJOR.MINOR.PATCH"."""
+    v = int(_raw.seqattn_version())
+    return f"{v // 10000}.{v // 100 % 100}.{v % 100}"
+
+
+def build_features() -> dict:
+    """What the loaded library was built with: {"cuda": bool, "openmp": bool}."""
+    f = int(_raw.seqattn_build_features())
+    return {"cuda": bool(f & _raw.SEQATTN_FEATURE_CUDA),
+            "openmp": bool(f & _raw.SEQATTN_FEATURE_OPENMP)}
+
+
+def cuda_device_count() -> int:
+    """Usable CUDA devices; 0 without a driver, a GPU, or CUDA in the build."""
+    return int(_raw.seqattn_cuda_device_count())

@@ -1,0 +1,284 @@
+"""seqattn.model.Model: an attention seq2seq model file (docs/model-format.md)
+loaded into a handle's memory, translating text by greedy decoding and
+showing where it attended.
+
+    import seqattn
+    from seqattn.model import Model
+    with seqattn.Handle() as h, Model(h) as m:          # the default date model
+        m.translate(["21 Nov 2026", "Saturday, November 21, 2026"])
+        # ['2026-11-21', '2026-11-21']
+        weights, src, out = m.attention("21 Nov 2026")  # [len(out), len(src)]
+
+Token arrays, lengths and outputs are host (numpy) memory on every device;
+the weights and the work stay on the handle's device. A Model runs only with
+the handle it was loaded on, and must be closed before that handle is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t
+from pathlib import Path
+
+import numpy as np
+
+from . import _raw
+from ._handle import Handle, check_status
+
+_i32p = POINTER(c_int32)
+_f32p = POINTER(c_float)
+
+
+def default_model_path() -> Path:
+    """models/date_model.safetensors: $SEQATTN_DEFAULT_MODEL, else the source
+    tree this package sits in, else a copy next to the package."""
+    env = os.environ.get("SEQATTN_DEFAULT_MODEL")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parents[1] / "models" / "date_model.safetensors",
+                      here / "date_model.safetensors"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        "seqattn: the default model models/date_model.safetensors was not found next to "
+        f"this package ({here}); pass path=... or set SEQATTN_DEFAULT_MODEL")
+
+
+def _i32(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _lengths(a, batch: int, name: str) -> np.ndarray | None:
+    """[B] int32 lengths, or None; the C call reads exactly B of them."""
+    if a is None:
+        return None
+    a = _i32(a)
+    if a.shape != (batch,):
+        raise ValueError(f"{name} must have shape ({batch},), got {a.shape}")
+    return a
+
+
+def _ptr(a: np.ndarray | None, ctype):
+    return None if a is None else a.ctypes.data_as(ctype)
+
+
+class Model:
+    """A model file loaded on `handle`; `path` None means the default date model."""
+
+    def __init__(self, handle: Handle, path: str | os.PathLike | None = None):
+        self._m = None  # so that __del__ after a failed __init__ has nothing to free
+        if not isinstance(handle, Handle):
+            raise TypeError(f"handle must be a seqattn.Handle, got {type(handle).__name__}")
+        self.path = Path(path) if path is not None else default_model_path()
+        model = _raw.seqattn_model()
+        check_status(_raw.seqattn_model_load(handle, os.fsencode(self.path), byref(model)))
+        self._m = model
+        self.handle = handle  # kept alive: the weights live in its memory
+        info = _raw.seqattn_model_info()
+        _raw.seqattn_model_info_init(byref(info))
+        check_status(_raw.seqattn_model_get_info(model, byref(info)))
+        self._info = info
+        self.source_vocab = [self._token(_raw.seqattn_model_source_token, i)
+                             for i in range(info.source_vocab_size)]
+        self.target_vocab = [self._token(_raw.seqattn_model_target_token, i)
+                             for i in range(info.target_vocab_size)]
+        self._target_index = {}
+        for i, t in enumerate(self.target_vocab):
+            self._target_index.setdefault(t, i)
+
+    # ------------------------------------------------------------ lifetime
+
+    def _model(self):
+        if self._m is None:
+            raise ValueError("the seqattn Model is closed")
+        if self.handle.closed:
+            raise ValueError("the Handle this Model was loaded on is closed")
+        return self._m
+
+    def close(self) -> None:
+        m, self._m = self._m, None
+        if m is None:
+            return
+        # Freeing the weights needs the handle's device; after the handle is
+        # gone, leaking them is the only safe choice.
+        if not self.handle.closed:
+            _raw.seqattn_model_destroy(m)
+
+    @property
+    def closed(self) -> bool:
+        return self._m is None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown may have torn down ctypes or _raw
+            pass
+
+    def __repr__(self) -> str:
+        name = self.info["name"] if self._m is not None else "closed"
+        return f"<seqattn.Model {name!r} from {self.path}>"
+
+    # ---------------------------------------------------------------- info
+
+    @property
+    def info(self) -> dict:
+        """The configuration: sizes, vocabulary sizes, special tokens, names."""
+        i = self._info
+        out = {name: getattr(i, name) for name, _ in i._fields_
+               if name not in ("struct_size", "name", "description")}
+        out["bidirectional"] = bool(i.bidirectional)
+        out["attention_bias"] = bool(i.attention_bias)
+        out["lowercase_source"] = bool(i.lowercase_source)
+        out["gru_variant"] = ("reset_after" if i.gru_variant == _raw.SEQATTN_GRU_RESET_AFTER
+                              else "reset_before")
+        out["tokenization"] = ("chars" if i.tokenization == _raw.SEQATTN_TOKENIZATION_CHARS
+                               else "words")
+        out["name"] = (i.name or b"").decode("utf-8", "replace")
+        out["description"] = (i.description or b"").decode("utf-8", "replace")
+        return out
+
+    def _token(self, fn, i: int) -> str:
+        s = c_char_p()
+        check_status(fn(self._m, i, byref(s)))
+        return s.value.decode("utf-8", "replace")
+
+    # ---------------------------------------------------------- tokenising
+
+    def encode_source(self, text: str) -> np.ndarray:
+        """Source token ids of `text`, tokenised as the model was trained."""
+        m = self._model()
+        raw = text.encode("utf-8")
+        n = c_int32()
+        check_status(_raw.seqattn_model_encode_source(m, raw, None, 0, byref(n)))
+        ids = np.zeros(n.value, np.int32)
+        if n.value:
+            check_status(_raw.seqattn_model_encode_source(m, raw, _ptr(ids, _i32p), n.value,
+                                                          byref(n)))
+        return ids
+
+    def decode_target(self, ids) -> str:
+        """Text of target ids (pad, start and end left out)."""
+        m = self._model()
+        ids = _i32(ids).reshape(-1)
+        n = c_size_t()
+        check_status(_raw.seqattn_model_decode_target(m, _ptr(ids, _i32p), len(ids), None, 0,
+                                                      byref(n)))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        check_status(_raw.seqattn_model_decode_target(m, _ptr(ids, _i32p), len(ids), buf,
+                                                      n.value + 1, byref(n)))
+        return buf.raw[:n.value].decode("utf-8", "replace")
+
+    def encode_target(self, text: str) -> np.ndarray:
+        """Target ids of `text` (chars or words, as the model's tokenisation), for
+        scoring; a token outside the target vocabulary raises ValueError."""
+        pieces = list(text) if self.info["tokenization"] == "chars" else text.split()
+        try:
+            return np.array([self._target_index[p] for p in pieces], np.int32)
+        except KeyError as e:
+            raise ValueError(f"{e.args[0]!r} is not in the target vocabulary") from None
+
+    def _batch(self, texts):
+        rows = [self.encode_source(t) for t in texts]
+        steps = max([1] + [len(r) for r in rows])  # an empty text still needs one step
+        src = np.full((len(rows), steps), self._info.source_pad, np.int32)
+        for b, r in enumerate(rows):
+            src[b, :len(r)] = r
+        return src, np.array([len(r) for r in rows], np.int32), rows
+
+    # --------------------------------------------------------------- running
+
+    def translate_tokens(self, src_tokens, src_lengths=None, max_steps=None,
+                         attention=False):
+        """Greedy decoding of token ids [B, Ts]. Returns (tokens [B, max_steps],
+        lengths [B]) or, with attention=True, (tokens, lengths, weights
+        [B, max_steps, Ts]); past a row's length tokens are target_pad and
+        weights 0."""
+        m = self._model()
+        src = _i32(src_tokens)
+        if src.ndim != 2:
+            raise ValueError(f"src_tokens must be [batch, steps], got shape {src.shape}")
+        lengths = _lengths(src_lengths, src.shape[0], "src_lengths")
+        steps = int(max_steps) if max_steps is not None else self._info.max_target_len
+        B, Ts = src.shape
+        out = np.zeros((B, max(steps, 0)), np.int32)
+        out_len = np.zeros(B, np.int32)
+        weights = np.zeros((B, max(steps, 0), Ts), np.float32) if attention else None
+        check_status(_raw.seqattn_model_translate(
+            self.handle, m, B, Ts, _ptr(src, _i32p), _ptr(lengths, _i32p), steps,
+            _ptr(out, _i32p), _ptr(out_len, _i32p), _ptr(weights, _f32p)))
+        return (out, out_len, weights) if attention else (out, out_len)
+
+    def translate(self, texts, max_steps=None):
+        """Translations of a list of strings (or of one string, then a string)."""
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        if not texts:
+            return []
+        src, lengths, _ = self._batch(texts)
+        out, out_len = self.translate_tokens(src, lengths, max_steps)
+        result = [self.decode_target(out[b, :out_len[b]]) for b in range(len(texts))]
+        return result[0] if single else result
+
+    def attention(self, text: str, max_steps=None):
+        """(weights [len(out), len(src)], source tokens, output tokens) of one
+        translation: the tokens are the vocabulary's strings; weights[t, i] is
+        how much output token t attended to source token i."""
+        src, lengths, rows = self._batch([text])
+        out, out_len, w = self.translate_tokens(src, lengths, max_steps, attention=True)
+        n_out, n_src = int(out_len[0]), len(rows[0])
+        src_tokens = [self.source_vocab[i] for i in rows[0]]
+        out_tokens = [self.target_vocab[i] for i in out[0, :n_out]]
+        return w[0, :n_out, :n_src].copy(), src_tokens, out_tokens
+
+    def score(self, sources, targets=None, src_lengths=None, tgt_lengths=None):
+        """Teacher-forced next-token probabilities.
+
+        score(list_of_source_texts, list_of_target_texts): the decoder reads
+        <start> + target and probs[b, t] is the distribution of token t of
+        target + <end>; returns (probs [B, Td, Vt], attention [B, Td, Ts],
+        tgt_out [B, Td]) with tgt_out the ids whose probabilities to read
+        (padded with -1).
+        score(src_tokens [B, Ts], tgt_in_tokens [B, Td], src_lengths, tgt_lengths):
+        the C call on token ids; returns (probs, attention). Rows past a length are 0.
+        """
+        if targets is not None and len(targets) and isinstance(targets[0], str):
+            if len(sources) != len(targets):
+                raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
+            src, s_len, _ = self._batch(sources)
+            tgts = [self.encode_target(t) for t in targets]
+            Td = max(len(t) for t in tgts) + 1
+            tgt_in = np.full((len(tgts), Td), self._info.target_pad, np.int32)
+            tgt_out = np.full((len(tgts), Td), -1, np.int32)
+            for b, t in enumerate(tgts):
+                tgt_in[b, 0] = self._info.target_start
+                tgt_in[b, 1:len(t) + 1] = t
+                tgt_out[b, :len(t)] = t
+                tgt_out[b, len(t)] = self._info.target_end
+            t_len = np.array([len(t) + 1 for t in tgts], np.int32)
+            probs, att = self._score(src, tgt_in, s_len, t_len)
+            return probs, att, tgt_out
+        return self._score(_i32(sources), _i32(targets), src_lengths, tgt_lengths)
+
+    def _score(self, src, tgt_in, src_lengths, tgt_lengths):
+        m = self._model()
+        if src.ndim != 2 or tgt_in.ndim != 2 or src.shape[0] != tgt_in.shape[0]:
+            raise ValueError(f"src_tokens [B, Ts] and tgt_in_tokens [B, Td] expected, got "
+                             f"{src.shape} and {tgt_in.shape}")
+        B, Ts = src.shape
+        Td = tgt_in.shape[1]
+        s_len = _lengths(src_lengths, B, "src_lengths")
+        t_len = _lengths(tgt_lengths, B, "tgt_lengths")
+        probs = np.zeros((B, Td, self._info.target_vocab_size), np.float32)
+        att = np.zeros((B, Td, Ts), np.float32)
+        check_status(_raw.seqattn_model_score(
+            self.handle, m, B, Ts, _ptr(src, _i32p), _ptr(s_len, _i32p), Td,
+            _ptr(tgt_in, _i32p), _ptr(t_len, _i32p), _ptr(probs, _f32p), _ptr(att, _f32p)))
+        return probs, att

@@ -1,0 +1,212 @@
+"""The layers of DESIGN.md §1 as Python functions over a Handle.
+
+Each function checks shapes and dtypes (ValueError/TypeError naming the
+argument), allocates its outputs unless given `out=` (and `weights_out=`,
+`state_out=`), calls the C function and raises SeqattnError if the library
+refuses. Tensors are numpy arrays for CPU handles and CUDA arrays (CuPy,
+PyTorch) for CUDA handles; lengths are always host integers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from . import _raw
+from ._handle import Handle
+from ._tensors import Call
+
+_GRU_VARIANTS = {
+    "reset_after": _raw.SEQATTN_GRU_RESET_AFTER,
+    "reset_before": _raw.SEQATTN_GRU_RESET_BEFORE,
+}
+_ACTIVATIONS = {
+    None: _raw.SEQATTN_ACTIVATION_NONE,
+    "none": _raw.SEQATTN_ACTIVATION_NONE,
+    "linear": _raw.SEQATTN_ACTIVATION_NONE,  # Keras' name for it
+    "tanh": _raw.SEQATTN_ACTIVATION_TANH,
+    "sigmoid": _raw.SEQATTN_ACTIVATION_SIGMOID,
+    "relu": _raw.SEQATTN_ACTIVATION_RELU,
+    "softmax": _raw.SEQATTN_ACTIVATION_SOFTMAX,
+}
+
+
+def _weights_output(call: Call, return_weights: bool, weights_out, shape):
+    if weights_out is not None and not return_weights:
+        raise ValueError("weights_out was given but return_weights=False")
+    return call.output("weights_out", weights_out, shape) if return_weights else None
+
+
+def additive_attention(handle: Handle, encoder_out, decoder_out, W, U, v, bias=None,
+                       enc_lengths=None, dec_lengths=None, return_weights=True, *,
+                       out=None, weights_out=None):
+    """Bahdanau attention over all decoder steps at once.
+
+    encoder_out [B, Te, He], decoder_out [B, Td, Hd], W [He, A], U [Hd, A],
+    v [A], bias [A] or None, enc_lengths/dec_lengths [B] host ints or None.
+    Returns context [B, Td, He] and, if return_weights, weights [B, Td, Te].
+    """
+    call = Call(handle)
+    h = call.input("encoder_out", encoder_out, ("B", "Te", "He"))
+    s = call.input("decoder_out", decoder_out, ("B", "Td", "Hd"))
+    W_ = call.input("W", W, ("He", "A"))
+    U_ = call.input("U", U, ("Hd", "A"))
+    v_ = call.input("v", v, ("A",))
+    b_ = call.input("bias", bias, ("A",), optional=True)
+    B, Te, Td, He = call.sizes("B", "Te", "Td", "He")
+    el = call.lengths("enc_lengths", enc_lengths, B)
+    dl = call.lengths("dec_lengths", dec_lengths, B)
+    ctx = call.output("out", out, (B, Td, He))
+    w = _weights_output(call, return_weights, weights_out, (B, Td, Te))
+    dims = _raw.seqattn_attention_dims(*call.sizes("B", "Te", "Td", "He", "Hd", "A"))
+    call.run(_raw.seqattn_additive_attention_forward, ctypes.byref(dims), h, s, el, dl,
+             W_, U_, b_, v_, ctx, w)
+    return (ctx.array, w.array) if return_weights else ctx.array
+
+
+def project_keys(handle: Handle, encoder_out, W, bias=None, *, out=None):
+    """keys [B, Te, A] = encoder_out [B, Te, He] · W [He, A] + bias [A], once per source."""
+    call = Call(handle)
+    h = call.input("encoder_out", encoder_out, ("B", "Te", "He"))
+    W_ = call.input("W", W, ("He", "A"))
+    b_ = call.input("bias", bias, ("A",), optional=True)
+    B, Te, He, A = call.sizes("B", "Te", "He", "A")
+    keys = call.output("out", out, (B, Te, A))
+    # The projection reads only B, Te, He and A; the decoder extents just have to be valid.
+    dims = _raw.seqattn_attention_dims(B, Te, 1, He, 1, A)
+    call.run(_raw.seqattn_additive_attention_project_keys, ctypes.byref(dims), h, W_, b_, keys)
+    return keys.array
+
+
+def additive_attention_projected(handle: Handle, encoder_out, keys, decoder_out, U, v,
+                                 enc_lengths=None, dec_lengths=None, return_weights=True, *,
+                                 out=None, weights_out=None):
+    """additive_attention with keys [B, Te, A] from project_keys (step-by-step decoding)."""
+    call = Call(handle)
+    h = call.input("encoder_out", encoder_out, ("B", "Te", "He"))
+    k = call.input("keys", keys, ("B", "Te", "A"))
+    s = call.input("decoder_out", decoder_out, ("B", "Td", "Hd"))
+    U_ = call.input("U", U, ("Hd", "A"))
+    v_ = call.input("v", v, ("A",))
+    B, Te, Td, He = call.sizes("B", "Te", "Td", "He")
+    el = call.lengths("enc_lengths", enc_lengths, B)
+    dl = call.lengths("dec_lengths", dec_lengths, B)
+    ctx = call.output("out", out, (B, Td, He))
+    w = _weights_output(call, return_weights, weights_out, (B, Td, Te))
+    dims = _raw.seqattn_attention_dims(*call.sizes("B", "Te", "Td", "He", "Hd", "A"))
+    call.run(_raw.seqattn_additive_attention_forward_projected, ctypes.byref(dims), h, k, s,
+             el, dl, U_, v_, ctx, w)
+    return (ctx.array, w.array) if return_weights else ctx.array
+
+
+def attention_pooling(handle: Handle, x, w, b=None, lengths=None, return_weights=True, *,
+                      out=None, weights_out=None):
+    """Attention pooling over time: x [B, T, F], w [F], b [T] or None.
+
+    Returns context [B, F] and, if return_weights, weights [B, T].
+    """
+    call = Call(handle)
+    x_ = call.input("x", x, ("B", "T", "F"))
+    w_ = call.input("w", w, ("F",))
+    b_ = call.input("b", b, ("T",), optional=True)
+    B, T, F = call.sizes("B", "T", "F")
+    lens = call.lengths("lengths", lengths, B)
+    ctx = call.output("out", out, (B, F))
+    wts = _weights_output(call, return_weights, weights_out, (B, T))
+    dims = _raw.seqattn_pooling_dims(B, T, F)
+    call.run(_raw.seqattn_attention_pooling_forward, ctypes.byref(dims), x_, lens, w_, b_, ctx,
+             wts)
+    return (ctx.array, wts.array) if return_weights else ctx.array
+
+
+def _rnn(call: Call, x, kernel, recurrent_kernel, gates: int, bias, bias_spec, lengths, h0,
+         reverse: bool, return_sequences: bool, return_state: bool, out, state_out):
+    if not (return_sequences or return_state):
+        raise ValueError("return_sequences and return_state are both False: nothing to return")
+    if out is not None and not return_sequences:
+        raise ValueError("out was given but return_sequences=False")
+    if state_out is not None and not return_state:
+        raise ValueError("state_out was given but return_state=False")
+    x_ = call.input("x", x, ("B", "T", "I"))
+    # recurrent_kernel first: its leading axis fixes H, so kernel and bias are
+    # reported against it.
+    rk = call.input("recurrent_kernel", recurrent_kernel, ("H", (gates, "H")))
+    k = call.input("kernel", kernel, ("I", (gates, "H")))
+    b_ = call.input("bias", bias, bias_spec, optional=True)
+    B, T, I, H = call.sizes("B", "T", "I", "H")
+    h0_ = call.input("h0", h0, ("B", "H"), optional=True)
+    lens = call.lengths("lengths", lengths, B)
+    seq = call.output("out", out, (B, T, H)) if return_sequences else None
+    last = call.output("state_out", state_out, (B, H)) if return_state else None
+    dims = _raw.seqattn_rnn_dims(B, T, I, H)
+    flags = _raw.SEQATTN_RNN_REVERSE if reverse else 0
+    return dims, flags, x_, lens, h0_, k, rk, b_, seq, last
+
+
+def _rnn_result(seq, last, return_sequences: bool, return_state: bool):
+    if return_sequences and return_state:
+        return seq.array, last.array
+    return seq.array if return_sequences else last.array
+
+
+def gru(handle: Handle, x, kernel, recurrent_kernel, bias=None, *, variant="reset_after",
+        reverse=False, lengths=None, h0=None, return_sequences=True, return_state=True,
+        out=None, state_out=None):
+    """A GRU layer in the Keras layout (column blocks z, r, h).
+
+    x [B, T, I], kernel [I, 3H], recurrent_kernel [H, 3H], bias [2, 3H] for
+    variant="reset_after" (Keras default, cuDNN/PyTorch math) or [3H] for
+    "reset_before", or None; h0 [B, H] or None (zeros); lengths [B] host ints.
+    Returns (outputs [B, T, H], h_last [B, H]), or one of them when
+    return_sequences / return_state is False.
+    """
+    if variant not in _GRU_VARIANTS:
+        raise ValueError(f"variant must be 'reset_after' or 'reset_before', got {variant!r}")
+    bias_spec = (2, (3, "H")) if variant == "reset_after" else ((3, "H"),)
+    call = Call(handle)
+    dims, flags, *tensors = _rnn(call, x, kernel, recurrent_kernel, 3, bias, bias_spec, lengths,
+                                 h0, reverse, return_sequences, return_state, out, state_out)
+    call.run(_raw.seqattn_gru_forward, ctypes.byref(dims), _GRU_VARIANTS[variant], flags,
+             *tensors)
+    return _rnn_result(tensors[-2], tensors[-1], return_sequences, return_state)
+
+
+def simple_rnn(handle: Handle, x, kernel, recurrent_kernel, bias=None, *, reverse=False,
+               lengths=None, h0=None, return_sequences=True, return_state=True, out=None,
+               state_out=None):
+    """h' = tanh(x·kernel + h·recurrent_kernel + bias): x [B, T, I], kernel [I, H],
+    recurrent_kernel [H, H], bias [H] or None. Returns as gru()."""
+    call = Call(handle)
+    dims, flags, *tensors = _rnn(call, x, kernel, recurrent_kernel, 1, bias, ("H",), lengths,
+                                 h0, reverse, return_sequences, return_state, out, state_out)
+    call.run(_raw.seqattn_simple_rnn_forward, ctypes.byref(dims), flags, *tensors)
+    return _rnn_result(tensors[-2], tensors[-1], return_sequences, return_state)
+
+
+def dense(handle: Handle, x, W, b=None, activation="none", *, out=None):
+    """y [..., out] = act(x [..., in] · W [in, out] + b [out]).
+
+    activation: "none" (or None, "linear"), "tanh", "sigmoid", "relu",
+    "softmax" (over the last axis), or a seqattn_activation value.
+    """
+    if isinstance(activation, _raw.seqattn_activation):
+        act = activation
+    elif isinstance(activation, str) or activation is None:
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of none, linear, tanh, sigmoid, relu, "
+                             f"softmax, got {activation!r}")
+        act = _ACTIVATIONS[activation]
+    else:
+        raise TypeError(f"activation must be a str or seqattn_activation, got "
+                        f"{type(activation).__name__}")
+    call = Call(handle)
+    x_ = call.input("x", x, ("...", "In"))
+    W_ = call.input("W", W, ("In", "Out"))
+    b_ = call.input("b", b, ("Out",), optional=True)
+    lead = x_.shape[:-1]
+    rows = 1
+    for extent in lead:
+        rows *= extent
+    In, Out = call.sizes("In", "Out")
+    y = call.output("out", out, lead + (Out,))
+    call.run(_raw.seqattn_dense_forward, rows, In, Out, x_, W_, b_, int(act), y)
+    return y.array
