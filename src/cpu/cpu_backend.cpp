@@ -1,4 +1,5 @@
 // The CPU backend: host memory and the reference loops.
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -16,6 +17,7 @@ class CpuBackend final : public Backend {
   void* allocate(size_t bytes) override {
     // 64-byte alignment (a cache line, enough for any vector load); aligned_alloc
     // wants a size that is a multiple of the alignment.
+    if (bytes > SIZE_MAX - 63) throw std::bad_alloc();  // the rounding below would wrap
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     if (!p) throw std::bad_alloc();
