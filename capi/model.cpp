@@ -1,1 +1,312 @@
-// (being written)
+// The extern "C" model functions of seqattn.h: validate every argument (token
+// ids against the vocabularies, lengths against the steps, the model against
+// its handle), then run src/model/model.cpp. Bad files come back from the
+// reader and the model as SEQATTN_ERROR_FORMAT / _IO, prefixed with the file.
+#include "model/model.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "core/guard.hpp"
+#include "core/handle.hpp"
+#include "core/validate.hpp"
+#include "model/safetensors.hpp"
+#include "seqattn/seqattn.h"
+
+struct seqattn_model_s {
+  seqattn_handle handle;  // the memory the weights live in
+  std::unique_ptr<seqattn::model::Model> model;
+};
+
+namespace seqattn {
+namespace {
+
+const model::Model& model_of(seqattn_model m) {
+  check::not_null(m, "model");
+  return *m->model;
+}
+
+// The model's weights are in `handle`'s memory: any other handle cannot read them.
+model::Model& model_for(seqattn_handle handle, seqattn_model m) {
+  check::not_null(handle, "handle");
+  check::not_null(m, "model");
+  if (m->handle != handle)
+    invalid(
+        "model was loaded on a different handle than the one passed (its weights live in "
+        "that handle's memory)");
+  return *m->model;
+}
+
+void check_tokens(const int32_t* tokens, int64_t rows, int64_t steps, const char* name,
+                  int32_t vocab, const char* vocab_name) {
+  for (int64_t i = 0; i < rows * steps; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      invalid(std::string(name) + "[" + std::to_string(i / steps) + ", " +
+              std::to_string(i % steps) + "] = " + std::to_string(tokens[i]) + " is outside the " +
+              vocab_name + " vocabulary [0, " + std::to_string(vocab) + ")");
+  }
+}
+
+void check_ids(const int32_t* ids, int32_t count, int32_t vocab) {
+  for (int32_t i = 0; i < count; ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      invalid("ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+              " is outside the target vocabulary [0, " + std::to_string(vocab) + ")");
+}
+
+void check_token_id(int32_t id, int32_t vocab, const char* vocab_name) {
+  if (id < 0 || id >= vocab)
+    invalid("id = " + std::to_string(id) + " is outside the " + vocab_name + " vocabulary [0, " +
+            std::to_string(vocab) + ")");
+}
+
+// Sizes of the model's intermediate tensors for these arguments, refused when
+// they overflow rather than wrapped.
+void check_run_sizes(const model::Config& c, int64_t batch, int64_t src_steps, int64_t tgt_steps) {
+  const int64_t in_dim =
+      std::max<int64_t>({c.encoder_embedding_dim, c.decoder_embedding_dim, c.source_vocab_size(),
+                         c.target_vocab_size(), 3 * int64_t(c.decoder_units)});
+  const int64_t widest = std::max<int64_t>(
+      {c.decoder_units + c.encoder_out_dim(), c.attention_units, c.target_vocab_size(), in_dim});
+  check::elements("source-side tensors [B, Ts, max(He + Hd, A, Vt, input)]",
+                  {batch, src_steps, widest});
+  check::elements("target-side tensors [B, Td, max(He + Hd, A, Vt, input)]",
+                  {batch, tgt_steps, widest});
+  check::elements("attention [B, Td, Ts]", {batch, tgt_steps, src_steps});
+  check::elements("token ids [Td + 1, B]", {tgt_steps + 1, batch});
+}
+
+seqattn_model load(seqattn_handle handle, const st::File& file, const std::string& what) {
+  try {
+    auto m = std::make_unique<seqattn_model_s>();
+    m->handle = handle;
+    m->model = std::make_unique<model::Model>(*handle->backend, file);
+    return m.release();
+  } catch (const Error& e) {
+    if (e.status() != SEQATTN_ERROR_FORMAT) throw;
+    throw Error(e.status(), what + ": " + e.what());
+  }
+}
+
+// The reader's messages name the tensor or field; add which file it was, once.
+st::File open_file(const std::string& path) {
+  try {
+    return st::File::open(path);
+  } catch (const Error& e) {
+    if (std::string(e.what()).find(path) != std::string::npos) throw;
+    throw Error(e.status(), path + ": " + e.what());
+  }
+}
+
+}  // namespace
+}  // namespace seqattn
+
+using namespace seqattn;
+
+extern "C" {
+
+void seqattn_model_info_init(seqattn_model_info* info) {
+  if (!info) return;
+  *info = seqattn_model_info{};
+  info->struct_size = sizeof(seqattn_model_info);
+  info->name = "";
+  info->description = "";
+}
+
+seqattn_status seqattn_model_load(seqattn_handle handle, const char* path, seqattn_model* out) {
+  return guard([&] {
+    check::not_null(handle, "handle");
+    check::not_null(path, "path");
+    check::not_null(out, "out");
+    const st::File file = open_file(path);
+    *out = load(handle, file, path);
+  });
+}
+
+seqattn_status seqattn_model_load_from_memory(seqattn_handle handle, const void* data, size_t size,
+                                              seqattn_model* out) {
+  return guard([&] {
+    check::not_null(handle, "handle");
+    check::not_null(data, "data");
+    check::not_null(out, "out");
+    std::string what = "model in memory";
+    st::File file = [&] {
+      try {
+        return st::File::from_bytes(static_cast<const uint8_t*>(data), size);
+      } catch (const Error& e) {
+        throw Error(e.status(), what + ": " + e.what());
+      }
+    }();
+    *out = load(handle, file, what);
+  });
+}
+
+void seqattn_model_destroy(seqattn_model model) { delete model; }
+
+seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* info) {
+  return guard([&] {
+    const model::Config& c = model_of(model).config();
+    check::not_null(info, "info");
+    if (info->struct_size != sizeof(seqattn_model_info))
+      invalid("info->struct_size = " + std::to_string(info->struct_size) + " but expected " +
+              std::to_string(sizeof(seqattn_model_info)) + " (call seqattn_model_info_init first)");
+    seqattn_model_info r{};
+    r.struct_size = sizeof(seqattn_model_info);
+    r.source_vocab_size = c.source_vocab_size();
+    r.target_vocab_size = c.target_vocab_size();
+    r.encoder_units = c.encoder_units;
+    r.encoder_embedding_dim = c.encoder_embedding_dim;
+    r.bidirectional = c.bidirectional ? 1 : 0;
+    r.encoder_output_dim = c.encoder_out_dim();
+    r.decoder_units = c.decoder_units;
+    r.decoder_embedding_dim = c.decoder_embedding_dim;
+    r.attention_units = c.attention_units;
+    r.attention_bias = c.attention_bias ? 1 : 0;
+    r.gru_variant =
+        c.gru == RnnCell::kGruResetAfter ? SEQATTN_GRU_RESET_AFTER : SEQATTN_GRU_RESET_BEFORE;
+    r.tokenization = c.tokenization == model::Tokenization::kChars ? SEQATTN_TOKENIZATION_CHARS
+                                                                   : SEQATTN_TOKENIZATION_WORDS;
+    r.lowercase_source = c.lowercase_source ? 1 : 0;
+    r.source_pad = c.source_pad;
+    r.source_unk = c.source_unk;
+    r.target_pad = c.target_pad;
+    r.target_start = c.target_start;
+    r.target_end = c.target_end;
+    r.max_source_len = c.max_source_len;
+    r.max_target_len = c.max_target_len;
+    r.name = c.name.c_str();
+    r.description = c.description.c_str();
+    *info = r;
+  });
+}
+
+seqattn_status seqattn_model_source_vocab_size(seqattn_model model, int32_t* out) {
+  return guard([&] {
+    const model::Model& m = model_of(model);
+    check::not_null(out, "out");
+    *out = m.config().source_vocab_size();
+  });
+}
+
+seqattn_status seqattn_model_target_vocab_size(seqattn_model model, int32_t* out) {
+  return guard([&] {
+    const model::Model& m = model_of(model);
+    check::not_null(out, "out");
+    *out = m.config().target_vocab_size();
+  });
+}
+
+seqattn_status seqattn_model_source_token(seqattn_model model, int32_t id, const char** out) {
+  return guard([&] {
+    const model::Config& c = model_of(model).config();
+    check::not_null(out, "out");
+    check_token_id(id, c.source_vocab_size(), "source");
+    *out = c.source_vocab[size_t(id)].c_str();
+  });
+}
+
+seqattn_status seqattn_model_target_token(seqattn_model model, int32_t id, const char** out) {
+  return guard([&] {
+    const model::Config& c = model_of(model).config();
+    check::not_null(out, "out");
+    check_token_id(id, c.target_vocab_size(), "target");
+    *out = c.target_vocab[size_t(id)].c_str();
+  });
+}
+
+seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text, int32_t* ids_out,
+                                           int32_t capacity, int32_t* len_out) {
+  return guard([&] {
+    const model::Model& m = model_of(model);
+    check::not_null(text, "text");
+    check::not_null(len_out, "len_out");
+    if (capacity < 0) invalid("capacity = " + std::to_string(capacity) + " is negative");
+    if (capacity > 0) check::not_null(ids_out, "ids_out");
+    const size_t bytes = std::strlen(text);
+    if (bytes > size_t(INT32_MAX))
+      invalid("text is " + std::to_string(bytes) + " bytes long, more than INT32_MAX");
+    const std::vector<int32_t> ids = m.encode_source(std::string(text, bytes));
+    const auto n = int32_t(ids.size());
+    if (ids_out == nullptr && capacity == 0) {
+      *len_out = n;
+      return;
+    }
+    if (n > capacity)
+      invalid("capacity = " + std::to_string(capacity) + " is less than the " + std::to_string(n) +
+              " tokens of text");
+    std::copy(ids.begin(), ids.end(), ids_out);
+    *len_out = n;
+  });
+}
+
+seqattn_status seqattn_model_decode_target(seqattn_model model, const int32_t* ids, int32_t count,
+                                           char* text_out, size_t capacity, size_t* len_out) {
+  return guard([&] {
+    const model::Model& m = model_of(model);
+    check::not_null(len_out, "len_out");
+    if (count < 0) invalid("count = " + std::to_string(count) + " is negative");
+    if (count > 0) check::not_null(ids, "ids");
+    if (capacity > 0) check::not_null(text_out, "text_out");
+    check_ids(ids, count, m.config().target_vocab_size());
+    const std::string text = m.decode_target(ids, size_t(count));
+    if (text_out == nullptr && capacity == 0) {
+      *len_out = text.size();
+      return;
+    }
+    if (capacity < text.size() + 1)
+      invalid("capacity = " + std::to_string(capacity) + " is less than the " +
+              std::to_string(text.size() + 1) + " bytes of the text and its NUL");
+    std::memcpy(text_out, text.c_str(), text.size() + 1);
+    *len_out = text.size();
+  });
+}
+
+seqattn_status seqattn_model_translate(seqattn_handle handle, seqattn_model model, int32_t batch,
+                                       int32_t src_steps, const int32_t* src_tokens,
+                                       const int32_t* src_lengths, int32_t max_steps,
+                                       int32_t* out_tokens, int32_t* out_lengths,
+                                       float* attention_out) {
+  return guard([&] {
+    model::Model& m = model_for(handle, model);
+    const model::Config& c = m.config();
+    check::positive(batch, "batch");
+    check::positive(src_steps, "src_steps");
+    check::positive(max_steps, "max_steps");
+    check_run_sizes(c, batch, src_steps, max_steps);
+    check::not_null(src_tokens, "src_tokens");
+    check::not_null(out_tokens, "out_tokens");
+    check::not_null(out_lengths, "out_lengths");
+    check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
+    check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
+    m.translate(batch, src_steps, src_tokens, src_lengths, max_steps, out_tokens, out_lengths,
+                attention_out);
+  });
+}
+
+seqattn_status seqattn_model_score(seqattn_handle handle, seqattn_model model, int32_t batch,
+                                   int32_t src_steps, const int32_t* src_tokens,
+                                   const int32_t* src_lengths, int32_t tgt_steps,
+                                   const int32_t* tgt_in_tokens, const int32_t* tgt_lengths,
+                                   float* probs_out, float* attention_out) {
+  return guard([&] {
+    model::Model& m = model_for(handle, model);
+    const model::Config& c = m.config();
+    check::positive(batch, "batch");
+    check::positive(src_steps, "src_steps");
+    check::positive(tgt_steps, "tgt_steps");
+    check_run_sizes(c, batch, src_steps, tgt_steps);
+    check::not_null(src_tokens, "src_tokens");
+    check::not_null(tgt_in_tokens, "tgt_in_tokens");
+    check::not_null(probs_out, "probs_out");
+    check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
+    check::lengths(tgt_lengths, batch, "tgt_lengths", tgt_steps, "tgt_steps");
+    check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
+    check_tokens(tgt_in_tokens, batch, tgt_steps, "tgt_in_tokens", c.target_vocab_size(), "target");
+    m.score(batch, src_steps, src_tokens, src_lengths, tgt_steps, tgt_in_tokens, tgt_lengths,
+            probs_out, attention_out);
+  });
+}
+
+}  // extern "C"

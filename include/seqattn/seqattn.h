@@ -30,13 +30,22 @@
 #  define SEQATTN_API __attribute__((visibility("default")))
 #endif
 
+/* In C++ the enums get int as their fixed type: without one, a value that a C
+ * or FFI caller may pass (an unknown variant, say) is outside the enum's range
+ * and even checking it is undefined behaviour. Same size and values as in C. */
+#ifdef __cplusplus
+#  define SEQATTN_ENUM(name) enum name : int
+#else
+#  define SEQATTN_ENUM(name) enum name
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ------------------------------------------------------------------ status */
 
-typedef enum seqattn_status {
+typedef SEQATTN_ENUM(seqattn_status) {
   SEQATTN_OK = 0,
   SEQATTN_ERROR_INVALID_ARGUMENT = 1,
   SEQATTN_ERROR_UNSUPPORTED = 2,
@@ -61,8 +70,8 @@ SEQATTN_API uint32_t seqattn_build_features(void);
 
 /* ----------------------------------------------------------------- handles */
 
-typedef enum seqattn_device { SEQATTN_DEVICE_CPU = 0, SEQATTN_DEVICE_CUDA = 1 } seqattn_device;
-typedef enum seqattn_math { SEQATTN_MATH_PRECISE = 0, SEQATTN_MATH_FAST = 1 } seqattn_math;
+typedef SEQATTN_ENUM(seqattn_device) { SEQATTN_DEVICE_CPU = 0, SEQATTN_DEVICE_CUDA = 1 } seqattn_device;
+typedef SEQATTN_ENUM(seqattn_math) { SEQATTN_MATH_PRECISE = 0, SEQATTN_MATH_FAST = 1 } seqattn_math;
 
 typedef struct seqattn_handle_options {
   uint32_t struct_size; /* sizeof(seqattn_handle_options); set by _init */
@@ -163,7 +172,7 @@ typedef struct seqattn_rnn_dims {
   int32_t batch, steps, input_dim, units; /* B, T, I, H */
 } seqattn_rnn_dims;
 
-typedef enum seqattn_gru_variant {
+typedef SEQATTN_ENUM(seqattn_gru_variant) {
   SEQATTN_GRU_RESET_AFTER = 0, /* Keras reset_after=True, cuDNN, PyTorch; bias [2, 3H] */
   SEQATTN_GRU_RESET_BEFORE = 1 /* Keras reset_after=False; bias [3H] */
 } seqattn_gru_variant;
@@ -199,7 +208,7 @@ SEQATTN_API seqattn_status seqattn_simple_rnn_forward(
 
 /* ------------------------------------------------------------------- dense */
 
-typedef enum seqattn_activation {
+typedef SEQATTN_ENUM(seqattn_activation) {
   SEQATTN_ACTIVATION_NONE = 0,
   SEQATTN_ACTIVATION_TANH = 1,
   SEQATTN_ACTIVATION_SIGMOID = 2,
@@ -215,6 +224,111 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
     const float* b, /* [out] or NULL */
     seqattn_activation activation,
     float* y);      /* [rows, out] */
+
+/* ------------------------------------------------------------------- model */
+/*
+ * An attention seq2seq model loaded from a safetensors file (docs/model-format.md):
+ * embedding or one-hot inputs, GRU encoder (optionally bidirectional), GRU
+ * decoder, additive attention, Dense softmax. A model lives in the memory of the
+ * handle it was loaded on and runs only with that handle; destroy every model
+ * before its handle. Token arrays, lengths and outputs of these functions are
+ * host memory on every device.
+ */
+typedef struct seqattn_model_s* seqattn_model;
+
+typedef SEQATTN_ENUM(seqattn_tokenization) {
+  SEQATTN_TOKENIZATION_CHARS = 0, /* one token per UTF-8 code point */
+  SEQATTN_TOKENIZATION_WORDS = 1  /* split on ASCII whitespace; output joined with one space */
+} seqattn_tokenization;
+
+typedef struct seqattn_model_info {
+  uint32_t struct_size;          /* sizeof(seqattn_model_info); set by _init */
+  int32_t source_vocab_size;     /* Vs */
+  int32_t target_vocab_size;     /* Vt */
+  int32_t encoder_units;         /* H, per direction */
+  int32_t encoder_embedding_dim; /* 0: one-hot inputs */
+  int32_t bidirectional;         /* 0 or 1 */
+  int32_t encoder_output_dim;    /* He = H, or 2H when bidirectional */
+  int32_t decoder_units;         /* Hd (== He) */
+  int32_t decoder_embedding_dim; /* 0: one-hot inputs */
+  int32_t attention_units;       /* A */
+  int32_t attention_bias;        /* 0 or 1 */
+  seqattn_gru_variant gru_variant;
+  seqattn_tokenization tokenization;
+  int32_t lowercase_source; /* 0 or 1: ASCII letters lower-cased before lookup */
+  int32_t source_pad, source_unk;
+  int32_t target_pad, target_start, target_end;
+  int32_t max_source_len, max_target_len; /* trained on; max_target_len: default decode steps */
+  const char* name;                       /* "" if the file has none; valid while the model lives */
+  const char* description;                /* likewise */
+} seqattn_model_info;
+
+SEQATTN_API void seqattn_model_info_init(seqattn_model_info* info);
+
+/* Reads and validates the whole file, then uploads the weights to the handle's
+ * memory. A bad file: SEQATTN_ERROR_IO (cannot be read) or SEQATTN_ERROR_FORMAT,
+ * the message naming the file and the field or tensor. */
+SEQATTN_API seqattn_status seqattn_model_load(seqattn_handle handle, const char* path,
+                                              seqattn_model* out);
+/* The same from a file's bytes in host memory (copied; `data` may be freed after). */
+SEQATTN_API seqattn_status seqattn_model_load_from_memory(seqattn_handle handle,
+                                                          const void* data, size_t size,
+                                                          seqattn_model* out);
+SEQATTN_API void seqattn_model_destroy(seqattn_model model); /* NULL: no-op */
+
+SEQATTN_API seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* info);
+SEQATTN_API seqattn_status seqattn_model_source_vocab_size(seqattn_model model, int32_t* out);
+SEQATTN_API seqattn_status seqattn_model_target_vocab_size(seqattn_model model, int32_t* out);
+/* The text of token `id` (NUL-terminated UTF-8, valid while the model lives). */
+SEQATTN_API seqattn_status seqattn_model_source_token(seqattn_model model, int32_t id,
+                                                      const char** out);
+SEQATTN_API seqattn_status seqattn_model_target_token(seqattn_model model, int32_t id,
+                                                      const char** out);
+
+/* Tokenises UTF-8 text as the model was trained (chars or words, lower-casing,
+ * unknown tokens → source_unk). *len_out is the token count. ids_out may be NULL
+ * with capacity 0 to ask for the count; a smaller capacity than the count is
+ * SEQATTN_ERROR_INVALID_ARGUMENT. */
+SEQATTN_API seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text,
+                                                       int32_t* ids_out, /* [capacity] */
+                                                       int32_t capacity, int32_t* len_out);
+/* Target ids to NUL-terminated UTF-8 text, skipping pad, start and end tokens.
+ * *len_out is the text's length in bytes without the NUL; text_out may be NULL
+ * with capacity 0 to ask for it; otherwise capacity must be at least *len_out + 1. */
+SEQATTN_API seqattn_status seqattn_model_decode_target(seqattn_model model,
+                                                       const int32_t* ids, /* [count] */
+                                                       int32_t count, char* text_out,
+                                                       size_t capacity, size_t* len_out);
+
+/*
+ * Greedy decoding: the decoder starts from target_start, feeds back each step's
+ * argmax, and stops a row at target_end (not part of the output) or after
+ * max_steps tokens. Keys are projected once per source. src_lengths NULL: every
+ * row is src_steps long. Outputs past a row's length hold target_pad (tokens)
+ * and 0 (attention rows). Token ids out of the vocabulary, lengths out of range
+ * or a model loaded on another handle: SEQATTN_ERROR_INVALID_ARGUMENT.
+ */
+SEQATTN_API seqattn_status seqattn_model_translate(
+    seqattn_handle handle, seqattn_model model, int32_t batch, int32_t src_steps,
+    const int32_t* src_tokens,  /* [B, Ts], each in [0, Vs) */
+    const int32_t* src_lengths, /* [B] in [0, Ts], or NULL */
+    int32_t max_steps,
+    int32_t* out_tokens,        /* [B, max_steps] */
+    int32_t* out_lengths,       /* [B] */
+    float* attention_out);      /* [B, max_steps, Ts], or NULL */
+
+/* Teacher-forced scoring: the decoder reads tgt_in_tokens (start, y0, y1, ...)
+ * and probs_out[b, t, :] is the distribution of the next token. Rows
+ * t >= tgt_lengths[b] of both outputs are 0. Lengths NULL: full length. */
+SEQATTN_API seqattn_status seqattn_model_score(
+    seqattn_handle handle, seqattn_model model, int32_t batch, int32_t src_steps,
+    const int32_t* src_tokens,    /* [B, Ts], each in [0, Vs) */
+    const int32_t* src_lengths,   /* [B] in [0, Ts], or NULL */
+    int32_t tgt_steps,
+    const int32_t* tgt_in_tokens, /* [B, Td], each in [0, Vt) */
+    const int32_t* tgt_lengths,   /* [B] in [0, Td], or NULL */
+    float* probs_out,             /* [B, Td, Vt] */
+    float* attention_out);        /* [B, Td, Ts], or NULL */
 
 #ifdef __cplusplus
 } /* extern "C" */

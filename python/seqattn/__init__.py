@@ -20,11 +20,12 @@ from ._handle import Handle, SeqattnError, Status
 from .convert import torch_gru_to_keras
 from .ops import (additive_attention, additive_attention_projected, attention_pooling, dense,
                   gru, project_keys, simple_rnn)
+from .model import Model
 
 __version__ = "0.1.0"  # the Python package; version() is the loaded library's
 
 __all__ = [
-    "Handle", "SeqattnError", "Status",
+    "Handle", "SeqattnError", "Status", "Model",
     "additive_attention", "project_keys", "additive_attention_projected", "attention_pooling",
     "gru", "simple_rnn", "dense", "torch_gru_to_keras",
     "version", "build_features", "cuda_device_count", "load_library",

@@ -1,1 +1,544 @@
-// (being written)
+// The attention seq2seq model (see model.hpp and docs/model-format.md):
+// config parsing, weight checks and upload, encoding, teacher-forced scoring,
+// greedy decoding, tokenisation.
+#include "model/model.hpp"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace seqattn::model {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void format_error(const std::string& message) { fail(SEQATTN_ERROR_FORMAT, message); }
+
+// Config fields are addressed by their dotted path ("encoder.units") in messages.
+const json& field(const json& object, const char* key, const std::string& path) {
+  const auto it = object.find(key);
+  if (it == object.end()) format_error("model config lacks the field \"" + path + "\"");
+  return *it;
+}
+
+const json& get_object(const json& object, const char* key, const std::string& path) {
+  const json& v = field(object, key, path);
+  if (!v.is_object()) format_error("model config field \"" + path + "\" is not a JSON object");
+  return v;
+}
+
+int32_t get_int(const json& object, const char* key, const std::string& path, int64_t lo,
+                int64_t hi) {
+  const json& v = field(object, key, path);
+  if (!v.is_number_integer()) format_error("model config field \"" + path + "\" is not an integer");
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(hi))
+    format_error("model config field \"" + path + "\" = " + v.dump() + " exceeds " +
+                 std::to_string(hi));
+  const int64_t x = v.get<int64_t>();
+  if (x < lo || x > hi)
+    format_error("model config field \"" + path + "\" = " + std::to_string(x) + " is outside [" +
+                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return int32_t(x);
+}
+
+bool get_bool(const json& object, const char* key, const std::string& path) {
+  const json& v = field(object, key, path);
+  if (!v.is_boolean()) format_error("model config field \"" + path + "\" is not true or false");
+  return v.get<bool>();
+}
+
+std::string get_string(const json& object, const char* key, const std::string& path) {
+  const json& v = field(object, key, path);
+  if (!v.is_string()) format_error("model config field \"" + path + "\" is not a string");
+  return v.get<std::string>();
+}
+
+std::vector<std::string> get_vocab(const json& object, const char* key) {
+  const json& v = field(object, key, key);
+  if (!v.is_array() || v.empty())
+    format_error(std::string("model config field \"") + key + "\" is not a non-empty array");
+  if (v.size() > kMaxVocab)
+    format_error(std::string("model config field \"") + key + "\" has " + std::to_string(v.size()) +
+                 " entries, more than " + std::to_string(kMaxVocab));
+  std::vector<std::string> vocab;
+  vocab.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string())
+      format_error(std::string("model config field \"") + key + "[" + std::to_string(i) +
+                   "]\" is not a string");
+    vocab.push_back(v[i].get<std::string>());
+  }
+  return vocab;
+}
+
+std::string metadata_value(const st::File& file, const char* key) {
+  const auto it = file.metadata().find(key);
+  if (it == file.metadata().end())
+    format_error(std::string("model file lacks the __metadata__ key \"") + key + "\"");
+  return it->second;
+}
+
+bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Length of the UTF-8 sequence starting at s[i], or 1 for a byte that does not
+// start a well-formed one (it then becomes a token of its own, most likely unk).
+size_t utf8_length(const std::string& s, size_t i) {
+  const auto lead = static_cast<unsigned char>(s[i]);
+  const size_t n = lead < 0x80           ? 1
+                   : (lead >> 5) == 0x6  ? 2
+                   : (lead >> 4) == 0xE  ? 3
+                   : (lead >> 3) == 0x1E ? 4
+                                         : 1;
+  if (i + n > s.size()) return 1;
+  for (size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 1;
+  return n;
+}
+
+}  // namespace
+
+Config parse_config(const st::File& file) {
+  if (const std::string f = metadata_value(file, "format"); f != "seqattn.seq2seq")
+    format_error("model file __metadata__ \"format\" = \"" + f +
+                 "\", expected \"seqattn.seq2seq\"");
+  if (const std::string v = metadata_value(file, "format_version"); v != "1")
+    format_error("model file __metadata__ \"format_version\" = \"" + v +
+                 "\" is not a version this library reads (1)");
+  json j;
+  try {
+    // A valid config nests three levels; a hostile one could nest deep enough
+    // to make later recursive walks over the value a stack overflow.
+    constexpr int kMaxConfigDepth = 16;
+    j = json::parse(metadata_value(file, "config"), [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxConfigDepth)
+        format_error("model file __metadata__ \"config\" nests deeper than " +
+                     std::to_string(kMaxConfigDepth) + " levels");
+      return true;
+    });
+  } catch (const json::exception& e) {
+    format_error(std::string("model file __metadata__ \"config\" is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) format_error("model file __metadata__ \"config\" is not a JSON object");
+
+  Config c;
+  const json& enc = get_object(j, "encoder", "encoder");
+  c.encoder_units = get_int(enc, "units", "encoder.units", 1, kMaxDim);
+  c.bidirectional = get_bool(enc, "bidirectional", "encoder.bidirectional");
+  c.encoder_embedding_dim = get_int(enc, "embedding_dim", "encoder.embedding_dim", 0, kMaxDim);
+  const json& dec = get_object(j, "decoder", "decoder");
+  c.decoder_units = get_int(dec, "units", "decoder.units", 1, kMaxDim);
+  c.decoder_embedding_dim = get_int(dec, "embedding_dim", "decoder.embedding_dim", 0, kMaxDim);
+  const json& att = get_object(j, "attention", "attention");
+  c.attention_units = get_int(att, "units", "attention.units", 1, kMaxDim);
+  c.attention_bias = get_bool(att, "bias", "attention.bias");
+
+  const std::string variant = get_string(j, "gru_variant", "gru_variant");
+  if (variant == "reset_after")
+    c.gru = RnnCell::kGruResetAfter;
+  else if (variant == "reset_before")
+    c.gru = RnnCell::kGruResetBefore;
+  else
+    format_error("model config field \"gru_variant\" = \"" + variant +
+                 "\" is neither \"reset_after\" nor \"reset_before\"");
+  const std::string tok = get_string(j, "tokenization", "tokenization");
+  if (tok == "chars")
+    c.tokenization = Tokenization::kChars;
+  else if (tok == "words")
+    c.tokenization = Tokenization::kWords;
+  else
+    format_error("model config field \"tokenization\" = \"" + tok +
+                 "\" is neither \"chars\" nor \"words\"");
+  c.lowercase_source = get_bool(j, "lowercase_source", "lowercase_source");
+
+  c.source_vocab = get_vocab(j, "source_vocab");
+  c.target_vocab = get_vocab(j, "target_vocab");
+  const json& sp = get_object(j, "special_tokens", "special_tokens");
+  const int64_t vs = c.source_vocab_size() - 1, vt = c.target_vocab_size() - 1;
+  c.source_pad = get_int(sp, "source_pad", "special_tokens.source_pad", 0, vs);
+  c.source_unk = get_int(sp, "source_unk", "special_tokens.source_unk", 0, vs);
+  c.target_pad = get_int(sp, "target_pad", "special_tokens.target_pad", 0, vt);
+  c.target_start = get_int(sp, "target_start", "special_tokens.target_start", 0, vt);
+  c.target_end = get_int(sp, "target_end", "special_tokens.target_end", 0, vt);
+  c.max_source_len = get_int(j, "max_source_len", "max_source_len", 1, kMaxDim);
+  c.max_target_len = get_int(j, "max_target_len", "max_target_len", 1, kMaxDim);
+  // name and description are for people; a file without them still runs.
+  if (j.contains("name")) c.name = get_string(j, "name", "name");
+  if (j.contains("description")) c.description = get_string(j, "description", "description");
+
+  if (c.decoder_units != c.encoder_out_dim())
+    format_error("model config field \"decoder.units\" = " + std::to_string(c.decoder_units) +
+                 " must equal the encoder output size " + std::to_string(c.encoder_out_dim()) +
+                 " (encoder.units, doubled when bidirectional): the decoder starts from the "
+                 "encoder's final state");
+  return c;
+}
+
+// ------------------------------------------------------------- DeviceBuffer
+
+DeviceBuffer::DeviceBuffer(Backend& backend, size_t bytes)
+    : backend_(&backend), ptr_(backend.allocate(bytes)) {}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+    : backend_(std::exchange(other.backend_, nullptr)), ptr_(std::exchange(other.ptr_, nullptr)) {}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    reset();
+    backend_ = std::exchange(other.backend_, nullptr);
+    ptr_ = std::exchange(other.ptr_, nullptr);
+  }
+  return *this;
+}
+
+void DeviceBuffer::reset() noexcept {
+  if (ptr_) backend_->deallocate(ptr_);
+  ptr_ = nullptr;
+}
+
+// -------------------------------------------------------------------- Model
+
+Model::Model(Backend& backend, const st::File& file)
+    : backend_(&backend), config_(parse_config(file)) {
+  const Config& c = config_;
+  const int64_t vs = c.source_vocab_size(), vt = c.target_vocab_size();
+  const int64_t h = c.encoder_units, he = c.encoder_out_dim(), hd = c.decoder_units;
+  const int64_t a = c.attention_units;
+  const int64_t es = c.encoder_embedding_dim > 0 ? c.encoder_embedding_dim : vs;
+  const int64_t et = c.decoder_embedding_dim > 0 ? c.decoder_embedding_dim : vt;
+
+  for (size_t i = 0; i < c.source_vocab.size(); ++i) {
+    const auto [it, inserted] = source_index_.emplace(c.source_vocab[i], int32_t(i));
+    if (!inserted)
+      format_error("model config field \"source_vocab[" + std::to_string(i) + "]\" = \"" +
+                   c.source_vocab[i] + "\" repeats source_vocab[" + std::to_string(it->second) +
+                   "]");
+  }
+
+  if (c.encoder_embedding_dim > 0)
+    encoder_embedding_ = upload(file.read_f32("encoder.embedding", {vs, es}));
+  load_gru(file, "encoder.forward.", es, h, encoder_forward_);
+  set_input_path(encoder_forward_, c.encoder_embedding_dim > 0 ? &encoder_embedding_ : nullptr, vs,
+                 es, h);
+  if (c.bidirectional) {
+    load_gru(file, "encoder.backward.", es, h, encoder_backward_);
+    set_input_path(encoder_backward_, c.encoder_embedding_dim > 0 ? &encoder_embedding_ : nullptr,
+                   vs, es, h);
+  }
+  if (c.decoder_embedding_dim > 0)
+    decoder_embedding_ = upload(file.read_f32("decoder.embedding", {vt, et}));
+  load_gru(file, "decoder.", et, hd, decoder_);
+  set_input_path(decoder_, c.decoder_embedding_dim > 0 ? &decoder_embedding_ : nullptr, vt, et, hd);
+
+  attention_W_ = upload(file.read_f32("attention.W", {he, a}));
+  attention_U_ = upload(file.read_f32("attention.U", {hd, a}));
+  if (c.attention_bias) attention_bias_ = upload(file.read_f32("attention.bias", {a}));
+  attention_v_ = upload(file.read_f32("attention.v", {a}));
+  output_kernel_ = upload(file.read_f32("output.kernel", {hd + he, vt}));
+  output_bias_ = upload(file.read_f32("output.bias", {vt}));
+  // The host vectors are gone once this returns; a device backend may still be copying.
+  backend_->synchronize();
+}
+
+DeviceBuffer Model::upload(const std::vector<float>& values) {
+  DeviceBuffer buffer(*backend_, values.size() * sizeof(float));
+  backend_->copy_to_device(buffer.f32(), values.data(), values.size() * sizeof(float));
+  return buffer;
+}
+
+DeviceBuffer Model::upload_ids(const int32_t* ids, size_t count) {
+  DeviceBuffer buffer(*backend_, count * sizeof(int32_t));
+  backend_->copy_to_device(buffer.i32(), ids, count * sizeof(int32_t));
+  return buffer;
+}
+
+void Model::load_gru(const st::File& file, const std::string& prefix, int64_t input_dim,
+                     int64_t units, Gru& gru) {
+  gru.kernel = upload(file.read_f32(prefix + "kernel", {input_dim, 3 * units}));
+  gru.recurrent_kernel = upload(file.read_f32(prefix + "recurrent_kernel", {units, 3 * units}));
+  const std::vector<int64_t> bias_shape = config_.gru == RnnCell::kGruResetAfter
+                                              ? std::vector<int64_t>{2, 3 * units}
+                                              : std::vector<int64_t>{3 * units};
+  gru.bias = upload(file.read_f32(prefix + "bias", bias_shape));
+}
+
+void Model::set_input_path(Gru& gru, const DeviceBuffer* embedding, int64_t vocab,
+                           int64_t embedding_dim, int64_t units) {
+  if (embedding) {
+    gru.input = {embedding->f32(), vocab, embedding_dim, gru.kernel.f32()};
+    return;
+  }
+  // One-hot: see model.hpp. The identity is never larger than the kernel itself.
+  const int64_t n = std::min(vocab, 3 * units);
+  auto it = identities_.find(n);
+  if (it == identities_.end()) {
+    std::vector<float> eye(size_t(n * n), 0.0f);
+    for (int64_t i = 0; i < n; ++i) eye[size_t(i * n + i)] = 1.0f;
+    it = identities_.emplace(n, upload(eye)).first;
+  }
+  if (vocab <= 3 * units)
+    gru.input = {it->second.f32(), vocab, vocab, gru.kernel.f32()};
+  else
+    gru.input = {gru.kernel.f32(), vocab, 3 * units, it->second.f32()};
+}
+
+void Model::run_gru(const Gru& gru, int32_t batch, int32_t steps, int64_t units,
+                    const int32_t* d_ids, const int32_t* lengths, const float* h0, bool reverse,
+                    float* x, float* outputs, float* h_last) {
+  const int64_t rows = int64_t(batch) * steps;
+  backend_->gather_rows(gru.input.table, gru.input.vocab, gru.input.dim, d_ids, rows, x);
+  RnnArgs args{};
+  args.dims = {batch, steps, int32_t(gru.input.dim), int32_t(units)};
+  args.cell = config_.gru;
+  args.reverse = reverse;
+  args.x = x;
+  args.lengths = lengths;
+  args.h0 = h0;
+  args.kernel = gru.input.kernel;
+  args.recurrent_kernel = gru.recurrent_kernel.f32();
+  args.bias = gru.bias.f32();
+  args.outputs = outputs;
+  args.h_last = h_last;
+  backend_->rnn(args);
+}
+
+Model::Encoded Model::encode(int32_t batch, int32_t src_steps, const int32_t* d_src_ids,
+                             const int32_t* src_lengths) {
+  Backend& be = *backend_;
+  const size_t rows = size_t(batch) * size_t(src_steps);
+  const size_t h = size_t(config_.encoder_units), f = sizeof(float);
+  Encoded enc;
+  if (!config_.bidirectional) {
+    DeviceBuffer x(be, rows * size_t(encoder_forward_.input.dim) * f);
+    enc.outputs = DeviceBuffer(be, rows * h * f);
+    enc.state = DeviceBuffer(be, size_t(batch) * h * f);
+    run_gru(encoder_forward_, batch, src_steps, config_.encoder_units, d_src_ids, src_lengths,
+            nullptr, false, x.f32(), enc.outputs.f32(), enc.state.f32());
+    return enc;
+  }
+  const size_t dim = size_t(std::max(encoder_forward_.input.dim, encoder_backward_.input.dim));
+  DeviceBuffer x(be, rows * dim * f);
+  DeviceBuffer out_f(be, rows * h * f), out_b(be, rows * h * f);                      // [B, Ts, H]
+  DeviceBuffer last_f(be, size_t(batch) * h * f), last_b(be, size_t(batch) * h * f);  // [B, H]
+  run_gru(encoder_forward_, batch, src_steps, config_.encoder_units, d_src_ids, src_lengths,
+          nullptr, false, x.f32(), out_f.f32(), last_f.f32());
+  run_gru(encoder_backward_, batch, src_steps, config_.encoder_units, d_src_ids, src_lengths,
+          nullptr, true, x.f32(), out_b.f32(), last_b.f32());
+  enc.outputs = DeviceBuffer(be, rows * 2 * h * f);
+  enc.state = DeviceBuffer(be, size_t(batch) * 2 * h * f);
+  be.concat_rows(out_f.f32(), int64_t(h), out_b.f32(), int64_t(h), int64_t(rows),
+                 enc.outputs.f32());
+  be.concat_rows(last_f.f32(), int64_t(h), last_b.f32(), int64_t(h), batch, enc.state.f32());
+  return enc;
+}
+
+void Model::score(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
+                  const int32_t* src_lengths, int32_t tgt_steps, const int32_t* tgt_tokens,
+                  const int32_t* tgt_lengths, float* probs, float* attention) {
+  Backend& be = *backend_;
+  const size_t B = size_t(batch), Ts = size_t(src_steps), Td = size_t(tgt_steps);
+  const size_t he = size_t(config_.encoder_out_dim()), hd = size_t(config_.decoder_units);
+  const size_t vt = size_t(config_.target_vocab_size()), f = sizeof(float);
+
+  DeviceBuffer d_src = upload_ids(src_tokens, B * Ts);
+  const Encoded enc = encode(batch, src_steps, d_src.i32(), src_lengths);
+
+  DeviceBuffer d_tgt = upload_ids(tgt_tokens, B * Td);
+  DeviceBuffer x(be, B * Td * size_t(decoder_.input.dim) * f);
+  DeviceBuffer dec_out(be, B * Td * hd * f);  // [B, Td, Hd]
+  run_gru(decoder_, batch, tgt_steps, config_.decoder_units, d_tgt.i32(), tgt_lengths,
+          enc.state.f32(), false, x.f32(), dec_out.f32(), nullptr);
+
+  DeviceBuffer context(be, B * Td * he * f);  // [B, Td, He]
+  DeviceBuffer weights;                       // [B, Td, Ts]
+  if (attention) weights = DeviceBuffer(be, B * Td * Ts * f);
+  AttentionArgs att{};
+  att.dims = {batch, src_steps, tgt_steps, int32_t(he), int32_t(hd), config_.attention_units};
+  att.encoder_out = enc.outputs.f32();
+  att.decoder_out = dec_out.f32();
+  att.enc_lengths = src_lengths;
+  att.dec_lengths = tgt_lengths;
+  att.W = attention_W_.f32();
+  att.U = attention_U_.f32();
+  att.bias = config_.attention_bias ? attention_bias_.f32() : nullptr;
+  att.v = attention_v_.f32();
+  att.context_out = context.f32();
+  att.weights_out = attention ? weights.f32() : nullptr;
+  be.additive_attention(att);
+
+  DeviceBuffer cat(be, B * Td * (hd + he) * f);  // [B, Td, Hd + He]
+  be.concat_rows(dec_out.f32(), int64_t(hd), context.f32(), int64_t(he), int64_t(B * Td),
+                 cat.f32());
+  DeviceBuffer d_probs(be, B * Td * vt * f);  // [B, Td, Vt]
+  be.dense(DenseArgs{int64_t(B * Td), int32_t(hd + he), int32_t(vt), cat.f32(),
+                     output_kernel_.f32(), output_bias_.f32(), SEQATTN_ACTIVATION_SOFTMAX,
+                     d_probs.f32()});
+
+  // Through host vectors, so a failure above leaves the caller's buffers untouched.
+  std::vector<float> h_probs(B * Td * vt), h_weights(attention ? B * Td * Ts : 0);
+  be.copy_to_host(h_probs.data(), d_probs.f32(), h_probs.size() * f);
+  if (attention) be.copy_to_host(h_weights.data(), weights.f32(), h_weights.size() * f);
+  be.synchronize();
+  // Past a row's length the decoder output is 0 and probs would be softmax(bias):
+  // meaningless, so they are cleared like the attention rows are.
+  if (tgt_lengths)
+    for (size_t b = 0; b < B; ++b)
+      for (size_t t = size_t(tgt_lengths[b]); t < Td; ++t) {
+        std::fill_n(h_probs.data() + (b * Td + t) * vt, vt, 0.0f);
+        if (attention) std::fill_n(h_weights.data() + (b * Td + t) * Ts, Ts, 0.0f);
+      }
+  std::copy(h_probs.begin(), h_probs.end(), probs);
+  if (attention) std::copy(h_weights.begin(), h_weights.end(), attention);
+}
+
+void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
+                      const int32_t* src_lengths, int32_t max_steps, int32_t* out_tokens,
+                      int32_t* out_lengths, float* attention) {
+  Backend& be = *backend_;
+  const size_t B = size_t(batch), Ts = size_t(src_steps), T = size_t(max_steps);
+  const size_t he = size_t(config_.encoder_out_dim()), hd = size_t(config_.decoder_units);
+  const size_t vt = size_t(config_.target_vocab_size()), a = size_t(config_.attention_units);
+  const size_t f = sizeof(float);
+
+  DeviceBuffer d_src = upload_ids(src_tokens, B * Ts);
+  const Encoded enc = encode(batch, src_steps, d_src.i32(), src_lengths);
+
+  const seqattn_attention_dims dims{batch,       src_steps,   1,
+                                    int32_t(he), int32_t(hd), config_.attention_units};
+  DeviceBuffer keys(be, B * Ts * a * f);  // [B, Ts, A], once per source
+  be.project_keys(ProjectKeysArgs{dims, enc.outputs.f32(), attention_W_.f32(),
+                                  config_.attention_bias ? attention_bias_.f32() : nullptr,
+                                  keys.f32()});
+
+  // ids row t is the input of step t (row 0 = start), row t + 1 its argmax, so
+  // the tokens never leave the device inside the loop.
+  DeviceBuffer ids(be, (T + 1) * B * sizeof(int32_t));  // [T + 1, B]
+  const std::vector<int32_t> start(B, config_.target_start);
+  be.copy_to_device(ids.i32(), start.data(), B * sizeof(int32_t));
+
+  // Everything the loop touches is allocated before it: a device allocator may
+  // synchronise, and a step should cost only its kernels.
+  DeviceBuffer x(be, B * size_t(decoder_.input.dim) * f);                            // [B, Et]
+  DeviceBuffer s[2] = {DeviceBuffer(be, B * hd * f), DeviceBuffer(be, B * hd * f)};  // [B, Hd]
+  DeviceBuffer context(be, B * he * f);                                              // [B, He]
+  DeviceBuffer cat(be, B * (hd + he) * f);                                           // [B, Hd + He]
+  DeviceBuffer logits(be, B * vt * f);                                               // [B, Vt]
+  DeviceBuffer weights;                                                              // [T, B, Ts]
+  if (attention) weights = DeviceBuffer(be, T * B * Ts * f);
+
+  // Stopping early needs the tokens on the host. On the CPU that is free; on a
+  // device it is a synchronisation, so it happens every few steps only (the
+  // extra steps of finished rows are ignored below).
+  const size_t check_every = be.device() == SEQATTN_DEVICE_CPU ? 1 : 8;
+  std::vector<uint8_t> finished(B, 0);
+  std::vector<int32_t> h_ids((T + 1) * B);
+  size_t steps_run = 0, checked = 0;
+
+  ProjectedAttentionArgs att{};
+  att.dims = dims;
+  att.encoder_out = enc.outputs.f32();
+  att.keys = keys.f32();
+  att.enc_lengths = src_lengths;
+  att.dec_lengths = nullptr;
+  att.U = attention_U_.f32();
+  att.v = attention_v_.f32();
+  att.context_out = context.f32();
+
+  for (size_t t = 0; t < T; ++t) {
+    const float* h_prev = t == 0 ? enc.state.f32() : s[(t - 1) % 2].f32();
+    float* h_cur = s[t % 2].f32();  // one step: outputs == the new state
+    run_gru(decoder_, batch, 1, config_.decoder_units, ids.i32() + t * B, nullptr, h_prev, false,
+            x.f32(), h_cur, nullptr);
+    att.decoder_out = h_cur;
+    att.weights_out = attention ? weights.f32() + t * B * Ts : nullptr;
+    be.additive_attention_projected(att);
+    be.concat_rows(h_cur, int64_t(hd), context.f32(), int64_t(he), batch, cat.f32());
+    // Softmax is monotonic: the argmax of the logits is the argmax of the probabilities.
+    be.dense(DenseArgs{batch, int32_t(hd + he), int32_t(vt), cat.f32(), output_kernel_.f32(),
+                       output_bias_.f32(), SEQATTN_ACTIVATION_NONE, logits.f32()});
+    be.argmax_rows(logits.f32(), batch, int64_t(vt), ids.i32() + (t + 1) * B);
+    steps_run = t + 1;
+
+    if (steps_run % check_every == 0 && steps_run < T) {
+      be.copy_to_host(h_ids.data() + (checked + 1) * B, ids.i32() + (checked + 1) * B,
+                      (steps_run - checked) * B * sizeof(int32_t));
+      for (size_t r = checked + 1; r <= steps_run; ++r)
+        for (size_t b = 0; b < B; ++b)
+          if (h_ids[r * B + b] == config_.target_end) finished[b] = 1;
+      checked = steps_run;
+      if (std::all_of(finished.begin(), finished.end(), [](uint8_t v) { return v != 0; })) break;
+    }
+  }
+
+  be.copy_to_host(h_ids.data(), ids.i32(), (steps_run + 1) * B * sizeof(int32_t));
+  std::vector<float> h_weights(attention ? steps_run * B * Ts : 0);  // [steps_run, B, Ts]
+  if (attention) be.copy_to_host(h_weights.data(), weights.f32(), h_weights.size() * f);
+  be.synchronize();
+
+  for (size_t b = 0; b < B; ++b) {
+    size_t len = 0;
+    while (len < steps_run && h_ids[(len + 1) * B + b] != config_.target_end) ++len;
+    out_lengths[b] = int32_t(len);
+    for (size_t t = 0; t < T; ++t)
+      out_tokens[b * T + t] = t < len ? h_ids[(t + 1) * B + b] : config_.target_pad;
+    if (attention)
+      for (size_t t = 0; t < T; ++t) {
+        float* row = attention + (b * T + t) * Ts;
+        if (t < len)
+          std::copy_n(h_weights.data() + (t * B + b) * Ts, Ts, row);
+        else
+          std::fill_n(row, Ts, 0.0f);
+      }
+  }
+}
+
+// ---------------------------------------------------------------- tokenising
+
+std::vector<int32_t> Model::encode_source(const std::string& text) const {
+  std::string s = text;
+  if (config_.lowercase_source)
+    for (char& ch : s)
+      if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+
+  std::vector<int32_t> ids;
+  const auto lookup = [&](const std::string& token) {
+    const auto it = source_index_.find(token);
+    ids.push_back(it == source_index_.end() ? config_.source_unk : it->second);
+  };
+  if (config_.tokenization == Tokenization::kChars) {
+    for (size_t i = 0; i < s.size();) {
+      const size_t n = utf8_length(s, i);
+      lookup(s.substr(i, n));
+      i += n;
+    }
+  } else {
+    for (size_t i = 0; i < s.size();) {
+      while (i < s.size() && is_ascii_space(s[i])) ++i;
+      size_t j = i;
+      while (j < s.size() && !is_ascii_space(s[j])) ++j;
+      if (j > i) lookup(s.substr(i, j - i));
+      i = j;
+    }
+  }
+  return ids;
+}
+
+std::string Model::decode_target(const int32_t* ids, size_t count) const {
+  std::string text;
+  bool first = true;
+  for (size_t i = 0; i < count; ++i) {
+    const int32_t id = ids[i];
+    if (id == config_.target_pad || id == config_.target_start || id == config_.target_end)
+      continue;
+    if (config_.tokenization == Tokenization::kWords && !first) text += ' ';
+    text += config_.target_vocab[size_t(id)];
+    first = false;
+  }
+  return text;
+}
+
+}  // namespace seqattn::model

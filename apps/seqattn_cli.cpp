@@ -1,0 +1,521 @@
+// seqattn — the command-line program: translate text with an attention seq2seq
+// model (by default the embedded date normaliser), draw its attention, compare
+// CPU and GPU, and report what this build can do. It uses the C API only.
+//
+// Exit status: 0 success, 1 a failure at run time (model file, device), 2 a
+// usage error. Every failure prints one message on stderr.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "attention_map.hpp"
+#include "dates.hpp"
+#include "default_model.h"
+#include "seqattn/seqattn.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+class CliError : public std::runtime_error {
+ public:
+  CliError(const std::string& message, int exit_code)
+      : std::runtime_error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  throw CliError(message + " (see seqattn --help)", kExitUsage);
+}
+
+void check(seqattn_status status, const std::string& what) {
+  if (status != SEQATTN_OK)
+    throw CliError(what + ": " + seqattn_last_error() + " [" + seqattn_status_string(status) + "]",
+                   kExitFailure);
+}
+
+const char* const kUsage =
+    "usage: seqattn <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  translate [--model FILE] [--device cpu|cuda] [--max-steps N] [--show-attention] TEXT...\n"
+    "            translate each TEXT (or, for TEXT '-', each line of stdin) and print one\n"
+    "            translation per line; --show-attention draws each attention map\n"
+    "  demo [--model FILE]\n"
+    "            translate dates written in different ways, show an attention map, and time\n"
+    "            the CPU against the GPU when there is one\n"
+    "  info [--model FILE]\n"
+    "            version, build features, CUDA devices and the model's configuration\n"
+    "  --help, --version\n"
+    "\n"
+    "Without --model, the date normaliser built into this program is used: it turns\n"
+    "'21 Nov 2026', 'November 21, 2026', '21/11/2026', 'Saturday, 21 November 2026' ...\n"
+    "into 2026-11-21. --device defaults to cpu.\n";
+
+std::string version_string(uint32_t v) {
+  return std::to_string(v / 10000) + "." + std::to_string(v / 100 % 100) + "." +
+         std::to_string(v % 100);
+}
+
+// Text split the way a model of this tokenisation splits it (UTF-8 code points
+// or whitespace-separated words), keeping the original letter case: the labels
+// of an attention map's columns.
+std::vector<std::string> split_like_model(const std::string& s, seqattn_tokenization tok) {
+  std::vector<std::string> pieces;
+  if (tok == SEQATTN_TOKENIZATION_CHARS) {
+    for (size_t i = 0; i < s.size();) {
+      const auto lead = static_cast<unsigned char>(s[i]);
+      size_t n = lead < 0x80           ? 1
+                 : (lead >> 5) == 0x6  ? 2
+                 : (lead >> 4) == 0xE  ? 3
+                 : (lead >> 3) == 0x1E ? 4
+                                       : 1;
+      if (i + n > s.size()) n = 1;
+      for (size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) n = 1;
+      pieces.push_back(s.substr(i, n));
+      i += n;
+    }
+  } else {
+    const auto space = [](char c) { return std::strchr(" \t\n\r\v\f", c) != nullptr && c != '\0'; };
+    for (size_t i = 0; i < s.size();) {
+      while (i < s.size() && space(s[i])) ++i;
+      size_t j = i;
+      while (j < s.size() && !space(s[j])) ++j;
+      if (j > i) pieces.push_back(s.substr(i, j - i));
+      i = j;
+    }
+  }
+  return pieces;
+}
+
+struct Translation {
+  std::string text;
+  std::vector<std::string> input_labels, output_labels;
+  std::vector<float> attention;  // [output tokens, input tokens]
+};
+
+// A handle and a model on it; the model goes first when they are destroyed.
+class Session {
+ public:
+  Session(seqattn_device device, const std::string& model_path) {
+    seqattn_handle_options options;
+    seqattn_handle_options_init(&options);
+    options.device = device;
+    check(seqattn_handle_create(&options, &handle_),
+          std::string("cannot create a ") + (device == SEQATTN_DEVICE_CUDA ? "CUDA" : "CPU") +
+              " handle");
+    if (model_path.empty()) {
+      size_t size = 0;
+      const unsigned char* data = seqattn_cli_default_model(&size);
+      if (!data || size == 0)
+        throw CliError(
+            "this seqattn was built without a default model (models/date_model.safetensors was "
+            "missing when CMake ran); pass --model FILE",
+            kExitFailure);
+      check(seqattn_model_load_from_memory(handle_, data, size, &model_),
+            "cannot load the built-in model");
+    } else {
+      check(seqattn_model_load(handle_, model_path.c_str(), &model_), "cannot load the model");
+    }
+    seqattn_model_info_init(&info_);
+    check(seqattn_model_get_info(model_, &info_), "cannot read the model's configuration");
+  }
+  ~Session() {
+    seqattn_model_destroy(model_);
+    seqattn_handle_destroy(handle_);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const seqattn_model_info& info() const { return info_; }
+
+  std::vector<Translation> translate(const std::vector<std::string>& texts, int32_t max_steps,
+                                     bool with_attention) {
+    const auto batch = int32_t(texts.size());
+    if (max_steps <= 0) max_steps = info_.max_target_len;
+    std::vector<std::vector<int32_t>> ids(texts.size());
+    int32_t src_steps = 1;  // an empty text still needs one (padding) step
+    for (size_t b = 0; b < texts.size(); ++b) {
+      int32_t n = 0;
+      check(seqattn_model_encode_source(model_, texts[b].c_str(), nullptr, 0, &n),
+            "cannot tokenise \"" + texts[b] + "\"");
+      ids[b].resize(size_t(n));
+      if (n > 0)
+        check(seqattn_model_encode_source(model_, texts[b].c_str(), ids[b].data(), n, &n),
+              "cannot tokenise \"" + texts[b] + "\"");
+      src_steps = std::max(src_steps, n);
+    }
+    std::vector<int32_t> tokens(size_t(batch) * size_t(src_steps), info_.source_pad), lengths;
+    for (size_t b = 0; b < texts.size(); ++b) {
+      std::copy(ids[b].begin(), ids[b].end(), tokens.begin() + long(b * size_t(src_steps)));
+      lengths.push_back(int32_t(ids[b].size()));
+    }
+    std::vector<int32_t> out(size_t(batch) * size_t(max_steps));  // [B, max_steps]
+    std::vector<int32_t> out_lengths(static_cast<size_t>(batch));
+    std::vector<float> attention(with_attention ? out.size() * size_t(src_steps) : 0);
+    check(seqattn_model_translate(handle_, model_, batch, src_steps, tokens.data(), lengths.data(),
+                                  max_steps, out.data(), out_lengths.data(),
+                                  with_attention ? attention.data() : nullptr),
+          "translation failed");
+
+    std::vector<Translation> results(texts.size());
+    for (size_t b = 0; b < texts.size(); ++b) {
+      const int32_t* row = out.data() + b * size_t(max_steps);
+      const auto len = size_t(out_lengths[b]);
+      size_t bytes = 0;
+      check(seqattn_model_decode_target(model_, row, int32_t(len), nullptr, 0, &bytes),
+            "cannot detokenise");
+      std::string text(bytes + 1, '\0');
+      check(
+          seqattn_model_decode_target(model_, row, int32_t(len), text.data(), text.size(), &bytes),
+          "cannot detokenise");
+      text.resize(bytes);
+      results[b].text = text;
+      if (!with_attention) continue;
+      Translation& r = results[b];
+      r.input_labels = split_like_model(texts[b], info_.tokenization);
+      if (r.input_labels.size() != ids[b].size()) r.input_labels = token_labels(ids[b], true);
+      std::vector<int32_t> out_ids(row, row + len);
+      r.output_labels = token_labels(out_ids, false);
+      for (size_t t = 0; t < len; ++t) {
+        const float* w = attention.data() + (b * size_t(max_steps) + t) * size_t(src_steps);
+        r.attention.insert(r.attention.end(), w, w + ids[b].size());
+      }
+    }
+    return results;
+  }
+
+ private:
+  std::vector<std::string> token_labels(const std::vector<int32_t>& ids, bool source) const {
+    std::vector<std::string> labels;
+    for (int32_t id : ids) {
+      const char* s = nullptr;
+      check(source ? seqattn_model_source_token(model_, id, &s)
+                   : seqattn_model_target_token(model_, id, &s),
+            "cannot read the vocabulary");
+      labels.emplace_back(s);
+    }
+    return labels;
+  }
+
+  seqattn_handle handle_ = nullptr;
+  seqattn_model model_ = nullptr;
+  seqattn_model_info info_{};
+};
+
+std::string draw(const Translation& t) {
+  if (t.output_labels.empty() || t.input_labels.empty())
+    return "  (nothing to draw: the input or the output is empty)\n";
+  return cli::attention_map(t.output_labels, t.input_labels, t.attention.data(),
+                            t.input_labels.size());
+}
+
+// ------------------------------------------------------------------ options
+
+struct Options {
+  std::string model_path;  // empty: the built-in model
+  seqattn_device device = SEQATTN_DEVICE_CPU;
+  int32_t max_steps = 0;  // 0: the model's max_target_len
+  bool show_attention = false;
+  std::vector<std::string> texts;
+};
+
+// Options of `command` from argv[first...]; the other arguments are its TEXTs.
+Options parse_options(int argc, char** argv, int first, const std::string& command,
+                      bool takes_text) {
+  Options o;
+  bool options_done = false;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (!options_done && arg.rfind("--", 0) == 0 && arg.size() > 2) {
+      const size_t eq = arg.find('=');
+      if (eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_value = true;
+      }
+    }
+    const auto take_value = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= argc) usage_error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (options_done || arg.empty() || arg[0] != '-' || arg == "-") {
+      if (!takes_text) usage_error("seqattn " + command + " takes no TEXT ('" + arg + "')");
+      o.texts.push_back(arg);
+    } else if (arg == "--") {
+      options_done = true;
+    } else if (arg == "--model") {
+      o.model_path = take_value();
+      if (o.model_path.empty()) usage_error("--model needs a file name");
+    } else if (arg == "--device" && command == "translate") {
+      const std::string d = take_value();
+      if (d == "cpu")
+        o.device = SEQATTN_DEVICE_CPU;
+      else if (d == "cuda" || d == "gpu")
+        o.device = SEQATTN_DEVICE_CUDA;
+      else
+        usage_error("--device is cpu or cuda, not '" + d + "'");
+    } else if (arg == "--max-steps" && command == "translate") {
+      const std::string n = take_value();
+      char* end = nullptr;
+      const long v = std::strtol(n.c_str(), &end, 10);
+      if (n.empty() || *end != '\0' || v < 1 || v > 100000)
+        usage_error("--max-steps is a number in [1, 100000], not '" + n + "'");
+      o.max_steps = int32_t(v);
+    } else if (arg == "--show-attention" && command == "translate" && !has_value) {
+      o.show_attention = true;
+    } else {
+      usage_error("unknown option '" + std::string(argv[i]) + "' for seqattn " + command);
+    }
+  }
+  return o;
+}
+
+// ----------------------------------------------------------------- commands
+
+int cmd_translate(const Options& o) {
+  if (o.texts.empty()) usage_error("seqattn translate needs at least one TEXT (or - for stdin)");
+  std::vector<std::string> texts;
+  for (const std::string& t : o.texts) {
+    if (t != "-") {
+      texts.push_back(t);
+      continue;
+    }
+    for (std::string line; std::getline(std::cin, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      texts.push_back(line);
+    }
+  }
+  Session session(o.device, o.model_path);
+  // Batches bound the memory a long stdin takes; 256 rows keep a GPU busy.
+  constexpr size_t kBatch = 256;
+  for (size_t first = 0; first < texts.size(); first += kBatch) {
+    const std::vector<std::string> chunk(
+        texts.begin() + long(first), texts.begin() + long(std::min(texts.size(), first + kBatch)));
+    const std::vector<Translation> out = session.translate(chunk, o.max_steps, o.show_attention);
+    for (size_t i = 0; i < out.size(); ++i) {
+      std::cout << out[i].text << "\n";
+      if (o.show_attention) std::cout << draw(out[i]) << "\n";
+    }
+  }
+  std::cout.flush();
+  if (!std::cout) throw CliError("cannot write to stdout", kExitFailure);
+  return 0;
+}
+
+std::string describe(const seqattn_model_info& m) {
+  const auto inputs = [](int32_t dim, int32_t vocab) {
+    return dim > 0 ? "embedding " + std::to_string(dim) : "one-hot " + std::to_string(vocab);
+  };
+  std::string s;
+  s += "  name:        " + std::string(*m.name ? m.name : "(none)") + "\n";
+  if (*m.description) s += "  description: " + std::string(m.description) + "\n";
+  s += "  encoder:     " + std::string(m.bidirectional ? "bidirectional GRU, " : "GRU, ") +
+       std::to_string(m.encoder_units) + " units" + (m.bidirectional ? " per direction" : "") +
+       ", " + inputs(m.encoder_embedding_dim, m.source_vocab_size) + "\n";
+  s += "  decoder:     GRU, " + std::to_string(m.decoder_units) + " units, " +
+       inputs(m.decoder_embedding_dim, m.target_vocab_size) + " (" +
+       (m.gru_variant == SEQATTN_GRU_RESET_AFTER ? "reset_after" : "reset_before") + ")\n";
+  s += "  attention:   additive, " + std::to_string(m.attention_units) + " units" +
+       (m.attention_bias ? ", with bias" : "") + "\n";
+  s += "  vocabulary:  " + std::to_string(m.source_vocab_size) + " source, " +
+       std::to_string(m.target_vocab_size) + " target tokens; " +
+       (m.tokenization == SEQATTN_TOKENIZATION_CHARS ? "characters" : "words") +
+       (m.lowercase_source ? ", source lower-cased" : "") + "\n";
+  s += "  trained on:  sources up to " + std::to_string(m.max_source_len) + ", targets up to " +
+       std::to_string(m.max_target_len) + " tokens\n";
+  return s;
+}
+
+int cmd_info(const Options& o) {
+  const uint32_t features = seqattn_build_features();
+  std::cout << "seqattn " << version_string(seqattn_version()) << " (program built against "
+            << version_string(SEQATTN_VERSION) << ")\n";
+  std::cout << "build features: CUDA " << ((features & SEQATTN_FEATURE_CUDA) ? "yes" : "no")
+            << ", OpenMP " << ((features & SEQATTN_FEATURE_OPENMP) ? "yes" : "no") << "\n";
+  std::cout << "CUDA devices: " << seqattn_cuda_device_count() << "\n";
+  size_t embedded = 0;
+  seqattn_cli_default_model(&embedded);
+  std::cout << "built-in model: "
+            << (embedded ? "models/date_model.safetensors, " +
+                               std::to_string((embedded + 512) / 1024) + " KiB"
+                         : "none in this build")
+            << "\n";
+  if (!o.model_path.empty() || embedded) {
+    Session session(SEQATTN_DEVICE_CPU, o.model_path);
+    std::cout << "\n"
+              << (o.model_path.empty() ? "the built-in model" : o.model_path) << ":\n"
+              << describe(session.info());
+  }
+  return 0;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Best of `repeats` runs, so a cold cache or a page fault does not decide the figure.
+double time_translation(Session& s, const std::vector<std::string>& texts, int repeats) {
+  double best = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    s.translate(texts, 0, false);
+    best = std::min(best, seconds_since(t0));
+  }
+  return best;
+}
+
+std::string pad(const std::string& s, size_t w) {
+  return s + std::string(w - std::min(w, s.size()), ' ');
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+int cmd_demo(const Options& o) {
+  const std::vector<cli::DateExample> examples = {{"21 November 2026", "2026-11-21"},
+                                                  {"3 Mar 1999", "1999-03-03"},
+                                                  {"July 4, 1976", "1976-07-04"},
+                                                  {"feb 29, 2000", "2000-02-29"},
+                                                  {"JUL 20 1969", "1969-07-20"},
+                                                  {"31/12/2099", "2099-12-31"},
+                                                  {"1900-01-01", "1900-01-01"},
+                                                  {"Saturday, 5 October 2024", "2024-10-05"},
+                                                  {"Wednesday, March 3, 1999", "1999-03-03"},
+                                                  {"14.02.2010", "2010-02-14"}};
+  std::vector<std::string> inputs;
+  for (const auto& e : examples) inputs.push_back(e.input);
+
+  Session cpu(SEQATTN_DEVICE_CPU, o.model_path);
+  const seqattn_model_info& info = cpu.info();
+  std::cout << "seqattn " << version_string(seqattn_version())
+            << " demo: " << (*info.name ? info.name : "model") << ", an attention GRU seq2seq ("
+            << (info.bidirectional ? "bidirectional " : "") << "encoder " << info.encoder_output_dim
+            << ", decoder " << info.decoder_units << ", attention " << info.attention_units
+            << " units)\n\n";
+
+  const std::vector<Translation> out = cpu.translate(inputs, 0, true);
+  size_t correct = 0;
+  std::cout << "  " << pad("input", 28) << "   output (CPU)\n";
+  for (size_t i = 0; i < out.size(); ++i) {
+    const bool ok = out[i].text == examples[i].expected;
+    correct += ok;
+    std::cout << "  " << pad(inputs[i], 28) << " \u2192 " << pad(out[i].text, 12)
+              << (ok ? "\u2713" : "\u2717 expected " + examples[i].expected) << "\n";
+  }
+  std::cout << "  " << correct << " of " << out.size() << " as expected\n\n";
+
+  const size_t shown = 8;  // the one with a weekday: it shows what the model ignores
+  std::cout << "Where the decoder looked while writing \"" << out[shown].text << "\" from \""
+            << inputs[shown] << "\":\n\n"
+            << draw(out[shown]) << "\n";
+
+  // Throughput on more dates than fit on a screen, every format and letter case.
+  const size_t n = 256;
+  const std::vector<cli::DateExample> many = cli::random_dates(n, 2026);
+  std::vector<std::string> many_inputs;
+  for (const auto& e : many) many_inputs.push_back(e.input);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<Translation> cpu_many = cpu.translate(many_inputs, 0, false);
+  const double cpu_s = std::min(seconds_since(t0), time_translation(cpu, many_inputs, 1));
+  size_t cpu_correct = 0;
+  for (size_t i = 0; i < n; ++i) cpu_correct += cpu_many[i].text == many[i].expected;
+  std::cout << n << " random dates in one batch: " << cpu_correct << " of " << n << " correct; CPU "
+            << fixed(cpu_s * 1e3, 1) << " ms (" << fixed(double(n) / cpu_s, 0) << " dates/s)\n";
+
+  if (seqattn_cuda_device_count() == 0) {
+    std::cout << "No CUDA GPU "
+              << ((seqattn_build_features() & SEQATTN_FEATURE_CUDA)
+                      ? "found on this machine"
+                      : "support in this build (configured without CUDA)")
+              << ": the demo ran on the CPU only.\n";
+    return 0;
+  }
+
+  std::unique_ptr<Session> gpu_session;
+  try {
+    gpu_session = std::make_unique<Session>(SEQATTN_DEVICE_CUDA, o.model_path);
+  } catch (const CliError& e) {
+    std::cout << "A CUDA device is present but unusable (" << e.what()
+              << "): the demo ran on the CPU only.\n";
+    return 0;
+  }
+  Session& gpu = *gpu_session;
+  const std::vector<Translation> gpu_out = gpu.translate(inputs, 0, false);
+  std::cout << "\nCPU and GPU side by side:\n";
+  std::cout << "  " << pad("input", 28) << "   " << pad("CPU", 12) << " GPU\n";
+  for (size_t i = 0; i < out.size(); ++i)
+    std::cout << "  " << pad(inputs[i], 28) << " \u2192 " << pad(out[i].text, 12) << " "
+              << gpu_out[i].text << (gpu_out[i].text == out[i].text ? "" : "  (differs)") << "\n";
+  const std::vector<Translation> gpu_many = gpu.translate(many_inputs, 0, false);  // warm-up
+  size_t agree = 0, gpu_correct = 0;
+  for (size_t i = 0; i < n; ++i) {
+    agree += gpu_many[i].text == cpu_many[i].text;
+    gpu_correct += gpu_many[i].text == many[i].expected;
+  }
+  const double gpu_s = time_translation(gpu, many_inputs, 5);
+  std::cout << "\n  " << pad("device", 8) << pad("time", 12) << pad("dates/s", 12) << "correct\n";
+  std::cout << "  " << pad("CPU", 8) << pad(fixed(cpu_s * 1e3, 1) + " ms", 12)
+            << pad(fixed(double(n) / cpu_s, 0), 12) << cpu_correct << "/" << n << "\n";
+  std::cout << "  " << pad("GPU", 8) << pad(fixed(gpu_s * 1e3, 1) + " ms", 12)
+            << pad(fixed(double(n) / gpu_s, 0), 12) << gpu_correct << "/" << n << "\n";
+  std::cout << "  GPU/CPU speed-up " << fixed(cpu_s / gpu_s, 1) << "x; outputs agree on " << agree
+            << " of " << n << " dates\n";
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "seqattn " << version_string(seqattn_version()) << "\n";
+    return 0;
+  }
+  for (int i = 2; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::cout << kUsage;
+      return 0;
+    }
+  if (command == "translate") return cmd_translate(parse_options(argc, argv, 2, command, true));
+  if (command == "demo") return cmd_demo(parse_options(argc, argv, 2, command, false));
+  if (command == "info") return cmd_info(parse_options(argc, argv, 2, command, false));
+  usage_error("unknown command '" + command + "'");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const CliError& e) {
+    std::cerr << "seqattn: " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "seqattn: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,173 @@
+// The attention seq2seq model of docs/model-format.md, run on any Backend.
+//
+//   src tokens [B, Ts] ─► embedding (or one-hot) ─► encoder GRU (+ REVERSE GRU) ─► h [B, Ts, He]
+//   tgt tokens [B, Td] ─► embedding (or one-hot) ─► decoder GRU, h0 = encoder state ─► s [B, Td, Hd]
+//   context = additive_attention(h, s, enc_lengths = src lengths)          [B, Td, He]
+//   probs   = softmax(concat[s, context] · output.kernel + output.bias)     [B, Td, Vt]
+//
+// Every step is a Backend op (rnn, additive_attention, dense, gather_rows,
+// concat_rows, argmax_rows), so the same code runs on the CPU reference and on
+// CUDA, and the weights live in the backend's memory for the model's lifetime.
+//
+// One-hot inputs (embedding_dim 0) never build a [B, T, V] tensor from the
+// host: the token id selects a row of a "table" on the device, and the GRU
+// multiplies by a "kernel". When V <= 3H the table is the identity [V, V] and
+// the kernel the GRU's own; otherwise the table is the GRU kernel [V, 3H]
+// (its rows are x·kernel already) and the kernel the identity [3H, 3H]. Either
+// way the extra memory is min(V, 3H)² floats and the result is exact: a
+// product with an identity adds one non-zero term.
+//
+// The caller (capi/model.cpp) validates every argument; inside, shapes and
+// token ids are trusted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/backend.hpp"
+#include "model/safetensors.hpp"
+
+namespace seqattn::model {
+
+enum class Tokenization { kChars, kWords };
+
+// Bounds on config values: every dimension also appears in a tensor's shape, so
+// these only keep the arithmetic in int32 before the shapes are compared.
+inline constexpr int64_t kMaxDim = int64_t(1) << 24;
+inline constexpr size_t kMaxVocab = size_t(1) << 24;
+
+struct Config {
+  int32_t encoder_units = 0;  // H (per direction)
+  bool bidirectional = false;
+  int32_t encoder_embedding_dim = 0;  // 0: one-hot
+  int32_t decoder_units = 0;          // Hd (== He)
+  int32_t decoder_embedding_dim = 0;  // 0: one-hot
+  int32_t attention_units = 0;        // A
+  bool attention_bias = false;
+  RnnCell gru = RnnCell::kGruResetAfter;
+  Tokenization tokenization = Tokenization::kChars;
+  bool lowercase_source = false;
+  std::vector<std::string> source_vocab, target_vocab;
+  int32_t source_pad = 0, source_unk = 0;
+  int32_t target_pad = 0, target_start = 0, target_end = 0;
+  int32_t max_source_len = 0, max_target_len = 0;
+  std::string name, description;
+
+  int32_t encoder_out_dim() const { return bidirectional ? 2 * encoder_units : encoder_units; }
+  int32_t source_vocab_size() const { return int32_t(source_vocab.size()); }
+  int32_t target_vocab_size() const { return int32_t(target_vocab.size()); }
+};
+
+// Reads and checks __metadata__ (format, format_version, config); throws
+// Error(FORMAT) naming the key or config field.
+Config parse_config(const st::File& file);
+
+// Memory from a Backend, released in the destructor; move-only.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(Backend& backend, size_t bytes);
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  float* f32() const { return static_cast<float*>(ptr_); }
+  int32_t* i32() const { return static_cast<int32_t*>(ptr_); }
+  void reset() noexcept;
+
+ private:
+  Backend* backend_ = nullptr;
+  void* ptr_ = nullptr;
+};
+
+class Model {
+ public:
+  // Parses the config, checks every required tensor's dtype and shape, and
+  // uploads the weights to `backend`, which must outlive the Model.
+  Model(Backend& backend, const st::File& file);
+
+  const Config& config() const { return config_; }
+  const Backend& backend() const { return *backend_; }
+
+  // Teacher-forced scoring. All pointers are host memory. Rows t >= tgt_lengths[b]
+  // of probs and attention are 0. Lengths nullptr: every step valid.
+  void score(int32_t batch, int32_t src_steps,
+             const int32_t* src_tokens,   // [B, Ts], each in [0, Vs)
+             const int32_t* src_lengths,  // [B] in [0, Ts], or nullptr
+             int32_t tgt_steps,
+             const int32_t* tgt_tokens,   // [B, Td], each in [0, Vt)
+             const int32_t* tgt_lengths,  // [B] in [0, Td], or nullptr
+             float* probs,                // [B, Td, Vt]
+             float* attention);           // [B, Td, Ts] or nullptr
+
+  // Greedy decoding from `start`: each row stops at `end` (not part of the
+  // output) or after max_steps tokens. Host memory. out_tokens past a row's
+  // length hold target_pad; attention rows t >= out_lengths[b] are 0.
+  void translate(int32_t batch, int32_t src_steps,
+                 const int32_t* src_tokens,   // [B, Ts]
+                 const int32_t* src_lengths,  // [B] or nullptr
+                 int32_t max_steps,
+                 int32_t* out_tokens,   // [B, max_steps]
+                 int32_t* out_lengths,  // [B]
+                 float* attention);     // [B, max_steps, Ts] or nullptr
+
+  // Tokenisation by the config: UTF-8 code points (chars) or ASCII-whitespace
+  // separated words, ASCII lower-cased when lowercase_source, unknown → unk.
+  std::vector<int32_t> encode_source(const std::string& text) const;
+  // Target ids to text, skipping pad, start and end; ids in [0, Vt).
+  std::string decode_target(const int32_t* ids, size_t count) const;
+
+ private:
+  // How token ids become GRU inputs: x = table[id] ([rows, dim]), then x · kernel.
+  struct InputPath {
+    const float* table = nullptr;  // [vocab, dim]
+    int64_t vocab = 0, dim = 0;
+    const float* kernel = nullptr;  // [dim, 3H]
+  };
+  struct Gru {
+    DeviceBuffer kernel, recurrent_kernel, bias;
+    InputPath input;
+  };
+  struct Encoded {
+    DeviceBuffer outputs;  // [B, Ts, He]
+    DeviceBuffer state;    // [B, He]
+  };
+
+  DeviceBuffer upload(const std::vector<float>& values);
+  DeviceBuffer upload_ids(const int32_t* ids, size_t count);
+  void load_gru(const st::File& file, const std::string& prefix, int64_t input_dim, int64_t units,
+                Gru& gru);
+  // Sets gru.input for embedding (table given) or one-hot (table null) inputs.
+  void set_input_path(Gru& gru, const DeviceBuffer* embedding, int64_t vocab, int64_t embedding_dim,
+                      int64_t units);
+  // x is scratch for the gathered inputs; the caller owns it so that a decoding
+  // loop allocates nothing per step.
+  void run_gru(const Gru& gru, int32_t batch, int32_t steps, int64_t units,
+               const int32_t* d_ids,    // [B, T]
+               const int32_t* lengths,  // [B] host, or nullptr
+               const float* h0,         // [B, H] or nullptr
+               bool reverse,
+               float* x,        // [B, T, gru.input.dim]
+               float* outputs,  // [B, T, H]
+               float* h_last);  // [B, H] or nullptr
+  Encoded encode(int32_t batch, int32_t src_steps, const int32_t* d_src_ids,
+                 const int32_t* src_lengths);
+
+  Backend* backend_;
+  Config config_;
+  std::unordered_map<std::string, int32_t> source_index_;
+
+  DeviceBuffer encoder_embedding_, decoder_embedding_;  // [Vs, Es], [Vt, Et] (embedding only)
+  std::map<int64_t, DeviceBuffer> identities_;          // [n, n] one-hot tables / kernels
+  Gru encoder_forward_, encoder_backward_, decoder_;
+  DeviceBuffer attention_W_, attention_U_, attention_bias_, attention_v_;
+  DeviceBuffer output_kernel_, output_bias_;  // [Hd + He, Vt], [Vt]
+};
+
+}  // namespace seqattn::model

@@ -1,0 +1,348 @@
+// Hostile and broken model files, refused through the C API (a status, a
+// message naming the file and the field or tensor, *out untouched) and through
+// the `seqattn` program (a message on stderr, a non-zero exit, nothing on
+// stdout, no crash or hang). The bad files are made here from a valid random
+// model by removing, reshaping or truncating one thing at a time.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "model_test_util.hpp"
+
+namespace {
+
+using namespace model_test;
+namespace fs = std::filesystem;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+struct BadFile {
+  std::string name;              // also the file's name
+  std::function<Bytes()> bytes;  // the file's contents
+  seqattn_status status;         // what seqattn_model_load returns
+  std::string needle;            // what its message must name
+};
+
+SafetensorsFile valid_file() { return random_model(Spec{}); }
+
+// A valid model file with one change to its config.
+Bytes with_config(const std::function<void(json&)>& change) {
+  SafetensorsFile f = valid_file();
+  json c = json::parse(f.metadata["config"]);
+  change(c);
+  f.metadata["config"] = c.dump();
+  return f.serialize();
+}
+
+std::vector<BadFile> bad_files() {
+  std::vector<BadFile> v;
+  const auto add = [&](std::string name, std::function<Bytes()> bytes, seqattn_status status,
+                       std::string needle) {
+    v.push_back({std::move(name), std::move(bytes), status, std::move(needle)});
+  };
+  add(
+      "empty", [] { return Bytes{}; }, SEQATTN_ERROR_FORMAT, "empty");
+  add(
+      "truncated_length",
+      [] {
+        return Bytes{1, 0, 0};
+      },
+      SEQATTN_ERROR_FORMAT, "truncated_length");
+  add(
+      "truncated_header",
+      [] {
+        Bytes b = valid_file().serialize();
+        b.resize(40);
+        return b;
+      },
+      SEQATTN_ERROR_FORMAT, "truncated_header");
+  add(
+      "truncated_data",
+      [] {
+        Bytes b = valid_file().serialize();
+        b.resize(b.size() - 5);
+        return b;
+      },
+      SEQATTN_ERROR_FORMAT, "truncated_data");
+  add(
+      "huge_header_length",
+      [] {
+        Bytes b = valid_file().serialize();
+        for (int i = 0; i < 8; ++i) b[size_t(i)] = 0xFF;
+        return b;
+      },
+      SEQATTN_ERROR_FORMAT, "huge_header_length");
+  add(
+      "missing_tensor",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.tensors.erase("decoder.kernel");
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "decoder.kernel");
+  add(
+      "missing_backward_tensor",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.tensors.erase("encoder.backward.recurrent_kernel");
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "encoder.backward.recurrent_kernel");
+  add(
+      "wrong_shape",
+      [] {
+        SafetensorsFile f = valid_file();
+        Tensor& t = f.tensors["attention.W"];
+        std::swap(t.shape[0], t.shape[1]);
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "attention.W");
+  add(
+      "wrong_rank",
+      [] {
+        SafetensorsFile f = valid_file();
+        Tensor& t = f.tensors["decoder.bias"];  // [2, 3Hd] flattened to [6Hd]
+        t.shape = {t.shape[0] * t.shape[1]};
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "decoder.bias");
+  add(
+      "wrong_dtype",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.tensors["output.bias"].dtype = "I32";
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "output.bias");
+  add(
+      "no_metadata",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.metadata.clear();
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "format");
+  add(
+      "wrong_format",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.metadata["format"] = "pytorch";
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "pytorch");
+  add(
+      "future_version",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.metadata["format_version"] = "2";
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "format_version");
+  add(
+      "config_not_json",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.metadata["config"] = "{\"encoder\": ";
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "config");
+  add(
+      "config_lacks_field",
+      [] { return with_config([](json& c) { c["encoder"].erase("units"); }); },
+      SEQATTN_ERROR_FORMAT, "encoder.units");
+  add(
+      "config_wrong_type",
+      [] { return with_config([](json& c) { c["attention"]["units"] = "seven"; }); },
+      SEQATTN_ERROR_FORMAT, "attention.units");
+  add(
+      "config_negative_units",
+      [] { return with_config([](json& c) { c["encoder"]["units"] = -6; }); }, SEQATTN_ERROR_FORMAT,
+      "encoder.units");
+  add(
+      "config_decoder_size", [] { return with_config([](json& c) { c["decoder"]["units"] = 7; }); },
+      SEQATTN_ERROR_FORMAT, "decoder.units");
+  add(
+      "config_special_token",
+      [] { return with_config([](json& c) { c["special_tokens"]["target_end"] = 9; }); },
+      SEQATTN_ERROR_FORMAT, "special_tokens.target_end");
+  add(
+      "config_gru_variant", [] { return with_config([](json& c) { c["gru_variant"] = "lstm"; }); },
+      SEQATTN_ERROR_FORMAT, "gru_variant");
+  add(
+      "config_duplicate_token",
+      [] { return with_config([](json& c) { c["source_vocab"][3] = " "; }); }, SEQATTN_ERROR_FORMAT,
+      "source_vocab[3]");
+  add(
+      "config_vocab_size",  // the vocabulary no longer matches the tensors
+      [] { return with_config([](json& c) { c["target_vocab"].push_back("x"); }); },
+      SEQATTN_ERROR_FORMAT, "decoder.embedding");
+  return v;
+}
+
+class HostileFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(handle_.status, SEQATTN_OK);
+    dir_ = fs::path(::testing::TempDir()) / ("seqattn_hostile_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string write(const BadFile& f) {
+    const std::string path = (dir_ / (f.name + ".safetensors")).string();
+    EXPECT_TRUE(write_file(path, f.bytes()));
+    return path;
+  }
+
+  HandleOwner handle_;
+  fs::path dir_;
+};
+
+TEST_F(HostileFiles, RefusedByTheCApi) {
+  for (const BadFile& f : bad_files()) {
+    SCOPED_TRACE(f.name);
+    const std::string path = write(f);
+    seqattn_model sentinel = reinterpret_cast<seqattn_model>(uintptr_t(0x5eed));
+    seqattn_model m = sentinel;
+    EXPECT_EQ(seqattn_model_load(handle_.h, path.c_str(), &m), f.status) << last_error();
+    EXPECT_EQ(m, sentinel) << "*out written by a failing load";
+    EXPECT_TRUE(contains(last_error(), f.needle)) << "message: " << last_error();
+    EXPECT_TRUE(contains(last_error(), f.name)) << "the file is not named: " << last_error();
+    // The same bytes from memory: the same refusal.
+    const Bytes bytes = f.bytes();
+    const uint8_t none = 0;
+    EXPECT_EQ(seqattn_model_load_from_memory(handle_.h, bytes.empty() ? &none : bytes.data(),
+                                             bytes.size(), &m),
+              f.status)
+        << last_error();
+    EXPECT_EQ(m, sentinel);
+  }
+}
+
+TEST_F(HostileFiles, DirectoryAndMissingFile) {
+  seqattn_model m = nullptr;
+  EXPECT_EQ(seqattn_model_load(handle_.h, dir_.string().c_str(), &m), SEQATTN_ERROR_IO);
+  EXPECT_TRUE(contains(last_error(), dir_.string())) << last_error();
+  const std::string missing = (dir_ / "no_such_model.safetensors").string();
+  EXPECT_EQ(seqattn_model_load(handle_.h, missing.c_str(), &m), SEQATTN_ERROR_IO);
+  EXPECT_TRUE(contains(last_error(), "no_such_model.safetensors")) << last_error();
+  EXPECT_EQ(m, nullptr);
+}
+
+// ------------------------------------------------------------------ the CLI
+
+#ifdef SEQATTN_CLI
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs the program with a time limit (`timeout` from coreutils), stdin empty.
+CliRun run_cli(const std::vector<std::string>& args, const fs::path& dir) {
+  std::string cmd = "timeout 60 " + quote(SEQATTN_CLI);
+  for (const std::string& a : args) cmd += " " + quote(a);
+  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  cmd += " </dev/null >" + quote(out.string()) + " 2>" + quote(err.string());
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+TEST_F(HostileFiles, RefusedByTheProgram) {
+  std::vector<std::pair<std::string, std::string>> files;  // path, what the message names
+  for (const BadFile& f : bad_files()) files.emplace_back(write(f), f.needle);
+  files.emplace_back(dir_.string(), "directory");
+  files.emplace_back((dir_ / "no_such_model.safetensors").string(), "no_such_model");
+  for (const auto& [path, needle] : files) {
+    SCOPED_TRACE(path);
+    for (const char* command : {"translate", "info"}) {
+      std::vector<std::string> args = {command, "--model", path};
+      if (std::string(command) == "translate") args.push_back("21 Nov 2026");
+      const CliRun r = run_cli(args, dir_);
+      EXPECT_EQ(r.exit_code, 1) << command << " stderr: " << r.err;
+      EXPECT_TRUE(contains(r.err, needle)) << command << " stderr: " << r.err;
+      if (std::string(command) == "translate") {
+        EXPECT_EQ(r.out, "") << "stdout: " << r.out;
+      }
+    }
+  }
+}
+
+TEST_F(HostileFiles, BadArgumentsToTheProgram) {
+  const std::string model =
+      write({"valid", [] { return valid_file().serialize(); }, SEQATTN_OK, ""});
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {{}, 2, "usage"},
+      {{"frobnicate"}, 2, "unknown command 'frobnicate'"},
+      {{"translate", "--model", model}, 2, "needs at least one TEXT"},
+      {{"translate", "--model"}, 2, "--model needs a value"},
+      {{"translate", "--model", model, "--device", "tpu", "x"}, 2, "--device is cpu or cuda"},
+      {{"translate", "--model", model, "--max-steps", "0", "x"}, 2, "--max-steps"},
+      {{"translate", "--model", model, "--max-steps", "7x", "x"}, 2, "--max-steps"},
+      {{"translate", "--model", model, "--bogus", "x"}, 2, "unknown option '--bogus'"},
+      {{"demo", "extra"}, 2, "takes no TEXT"},
+      {{"info", "--show-attention"}, 2, "unknown option"},
+  };
+  for (const Case& c : cases) {
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    SCOPED_TRACE(joined);
+    const CliRun r = run_cli(c.args, dir_);
+    EXPECT_EQ(r.exit_code, c.exit_code) << "stderr: " << r.err;
+    EXPECT_TRUE(contains(r.err, c.needle)) << "stderr: " << r.err;
+  }
+  // A CUDA device where there is none: a message, not a crash.
+  if (seqattn_cuda_device_count() == 0) {
+    const CliRun r = run_cli({"translate", "--model", model, "--device", "cuda", "x"}, dir_);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_TRUE(contains(r.err, "CUDA")) << r.err;
+  }
+  // The valid model works, --help and info succeed.
+  CliRun r = run_cli({"translate", "--model", model, "--show-attention", "abc", "Ab c"}, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\u2190 input")) << r.out;
+  r = run_cli({"--help"}, dir_);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.out, "seqattn translate") || contains(r.out, "translate [--model FILE]"));
+  r = run_cli({"info", "--model", model}, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "test-model")) << r.out;
+}
+
+#endif  // SEQATTN_CLI
+
+}  // namespace
