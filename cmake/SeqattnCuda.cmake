@@ -1,3 +1,35 @@
-# Placeholder until the CUDA backend lands: a CUDA build says the backend is unsupported.
-set(SEQATTN_CUDA_SOURCES src/cuda/cuda_unavailable.cpp)
-set(SEQATTN_CUDA_LIBRARIES CUDA::cudart)
+# The CUDA backend's sources: host side in src/cuda/ (C++, compiled by the host
+# compiler), device code in kernels/ (nvcc). Included from SeqattnSources.cmake
+# before add_library(seqattn), so per-file properties carry the nvcc flags.
+set(SEQATTN_CUDA_KERNELS
+  kernels/attention.cu
+  kernels/pooling.cu
+  kernels/rnn.cu
+  kernels/dense.cu)
+
+set(SEQATTN_CUDA_SOURCES
+  src/cuda/context.cpp
+  src/cuda/cuda_backend.cpp
+  src/cuda/attention.cpp
+  src/cuda/rnn.cpp
+  src/cuda/dense.cpp
+  ${SEQATTN_CUDA_KERNELS})
+
+# -lineinfo: profilers and compute-sanitizer map SASS back to source lines at
+# no run-time cost. No --use_fast_math: SEQATTN_MATH_PRECISE relies on the
+# IEEE tanhf/expf, and the fast path asks for its approximations explicitly.
+# SEQATTN_PTXAS_VERBOSE=ON prints ptxas' register and spill report per kernel.
+option(SEQATTN_PTXAS_VERBOSE "Print ptxas register/spill usage of the CUDA kernels" OFF)
+set(_seqattn_nvcc_flags -lineinfo)
+if(SEQATTN_PTXAS_VERBOSE)
+  list(APPEND _seqattn_nvcc_flags -Xptxas=-v)
+endif()
+set_source_files_properties(${SEQATTN_CUDA_KERNELS} PROPERTIES
+  COMPILE_OPTIONS "${_seqattn_nvcc_flags}")
+
+set(SEQATTN_CUDA_LIBRARIES CUDA::cudart CUDA::cublas)
+
+# One CUDA runtime in the process: libseqattn, and programs that link it and
+# the runtime themselves (tests passing their own stream), share the shared
+# libcudart rather than each carrying a static copy.
+set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)

@@ -1,0 +1,391 @@
+// Fused additive (Bahdanau) attention: energies, masked softmax and context of
+// a tile of decoder steps in one kernel, all decoder steps at once.
+//
+// What it computes (DESIGN.md §1), for b < B, t < Td, with Le = enc_lengths[b]
+// and Ld = dec_lengths[b]:
+//
+//   e[b,t,i]     = Σ_a v[a]·tanh(keys[b,i,a] + q[b,t,a] + bias[a])   i < Le
+//   w[b,t,:]     = softmax_i e[b,t,:]                0 for i >= Le
+//   context[b,t] = Σ_i w[b,t,i]·h[b,i,:]
+//
+// keys [B, Te, A] and q [B, Td, A] are cuBLAS products (src/cuda/attention.cpp:
+// keys = h·W once per source, q = s·U); bias is folded into the queries here, so
+// the one-phase path never writes biased keys. h [B, Te, He], v [A],
+// context [B, Td, He], weights [B, Td, Te]. Rows t >= Ld, and every row when
+// Le = 0, are written as zeros and evaluate no tanh; positions i >= Le are
+// never loaded and evaluate no tanh (to the granularity of a warp: the one
+// 32-position group that straddles Le runs whole, its extra results dropped).
+// [B, Td, Te, A] is never formed: the extra memory is the keys and queries,
+// plus [B, Td, Te] of energy scratch when Te is too long for shared memory.
+//
+// Why the tiling is what it is
+//   The work is B·Td·Te·A tanh, and tanh is one MUFU instruction (FAST) at 16
+//   results per SM per clock, against 128 for FP32 add/FMA. Around each tanh
+//   the kernel spends one add (key + query) and one FMA (v·tanh into the
+//   energy), so it is MUFU-bound as long as operands come from registers. Each
+//   thread therefore owns a 4×4 register tile of (t, i) energies and reduces
+//   over A in those registers: per 4 units it loads 4 float4 of keys, 4 float4
+//   of queries and a float4 each of v and bias from shared memory — 10 loads
+//   for 64 tanh.
+//   A warp spans 128 encoder positions (lane + 32·k) and 4 decoder steps, so
+//   its query reads are broadcasts and every "is this row valid" test is
+//   uniform across the warp. Key rows are padded from 32 to 36 floats: the 8
+//   lanes of each quarter-warp read 16 bytes from 8 consecutive rows, which
+//   then fall in 8 distinct groups of 4 banks — conflict-free.
+//   A block is up to 8 warps stacked along t (32 decoder steps), all sharing
+//   the staged keys, so each key is read from global memory once per 32
+//   decoder steps. Fewer decoder steps (step-wise decoding, Td = 1) get a
+//   narrower block rather than idle warps.
+//   Keys, queries, v and bias move through shared memory in chunks of 32
+//   units with cp.async into a double buffer: the next chunk loads while this
+//   one is computed; zero-fill pads past A, past Le and past the valid rows.
+//   With 2 blocks per SM (the launch bound caps registers at 128), one block's
+//   softmax and context phase overlap the other's tanh phase.
+//   The context Σ_i w·h is a small [rows, Le]·[Le, He] product: each warp item
+//   is 8 decoder rows × 128 columns, lanes along He for coalesced reads of h.
+//
+// Error of SEQATTN_MATH_FAST (tanh.approx.f32, ex2.approx.ftz.f32)
+//   PRECISE uses tanhf and expf and agrees with the double-precision CPU
+//   reference within 1e-5 + 1e-4·|x| (fp32 products and sums). FAST changes
+//   only the two transcendental functions:
+//   - tanh.approx.f32 has relative error <= 2^-11 over the whole range (PTX
+//     ISA), so each term v_a·tanh(...) moves by at most 2^-11·|v_a| and every
+//     energy by at most 2^-11·Σ_a|v_a|.
+//   - ex2.approx is within 2 ulp (2^-22 relative) of 2^x; scaling x = e - m by
+//     log2(e) in fp32 adds |x|·2^-24, and |e - m| <= 2·Σ_a|v_a|.
+//   Together every exp(e_i - m) is off by a factor within e^{±Δ}, with
+//       Δ = 1.001·2^-11·Σ_a|v_a| + 2^-22,
+//   and since a weight is a ratio of such terms,
+//       |w_fast - w| <= ρ·w,                 ρ = e^{2Δ} - 1
+//       |context_fast - context| <= ρ·Σ_i w_i·|h[b,i,k]|
+//   on top of PRECISE's tolerance. With v ~ U(-1/√A, 1/√A), Σ|v| ≈ √A/2: for
+//   A = 256, Δ ≈ 0.0039 and ρ ≈ 0.8%. It is a worst case (every tanh erring by
+//   its full bound, in the same direction); typical errors are far smaller.
+//   tests/cuda/attention_test.cpp checks FAST against exactly this bound.
+//   (Derived from the PTX ISA's stated errors; no GPU was available when this
+//   was written, so the measured error on hardware is still to be added here.)
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "cuda/check.hpp"
+#include "cuda/kernels.hpp"
+#include "device_utils.cuh"
+
+namespace seqattn::cuda {
+namespace {
+
+constexpr int kTT = 4;            // decoder steps per thread = per warp
+constexpr int kTI = 4;            // encoder positions per thread, lane + 32·k
+constexpr int kBI = 32 * kTI;     // encoder positions per tile
+constexpr int kBA = 32;           // units per staged chunk
+constexpr int kLd = kBA + 4;      // a staged row, padded for conflict-free float4 reads
+constexpr int kMaxWarps = 8;      // 256 threads: 2 blocks per SM at <= 128 registers
+constexpr int kCtxRows = 8;       // context: decoder rows per warp item
+constexpr int kCtxCols = 32 * 4;  // context: He columns per warp item
+// Shared memory a block may spend on its energies; longer rows go to global
+// scratch. With the two 23 KB staging buffers a block stays under ~80 KB, so
+// two fit on an SM of sm_80 (164 KB) and sm_90 (228 KB).
+constexpr int kScoreSharedBytes = 32 * 1024;
+
+__host__ __device__ constexpr int stage_floats(int block_rows) {
+  return kBI * kLd + block_rows * kLd + 2 * kBA;  // keys, queries, v, bias
+}
+
+int warps_for(int32_t dec_steps) {
+  return int(std::min<int64_t>(kMaxWarps, ceil_div(dec_steps, kTT)));
+}
+
+__device__ __forceinline__ float4 load4(const float* p) {
+  return *reinterpret_cast<const float4*>(p);
+}
+
+// Adds one staged chunk's contribution to the thread's 4×4 energies. kGuard:
+// only the first nt rows and ni position groups are live (a tile edge).
+template <bool kFast, bool kGuard>
+__device__ __forceinline__ void energy_chunk(float (&acc)[kTT][kTI], const float* keys_row,
+                                             const float* query_rows, const float* vs,
+                                             const float* bs, int a_len, int nt, int ni) {
+  for (int a = 0; a < a_len; a += 4) {
+    const float4 v4 = load4(vs + a);
+    const float4 b4 = load4(bs + a);
+    float4 k4[kTI];
+#pragma unroll
+    for (int ti = 0; ti < kTI; ++ti) k4[ti] = load4(keys_row + ti * 32 * kLd + a);
+#pragma unroll
+    for (int tt = 0; tt < kTT; ++tt) {
+      if (kGuard && tt >= nt) break;
+      float4 q4 = load4(query_rows + tt * kLd + a);
+      q4.x += b4.x;
+      q4.y += b4.y;
+      q4.z += b4.z;
+      q4.w += b4.w;
+#pragma unroll
+      for (int ti = 0; ti < kTI; ++ti) {
+        if (kGuard && ti >= ni) break;
+        float e = acc[tt][ti];
+        e = fmaf(v4.x, tanh_mode<kFast>(k4[ti].x + q4.x), e);
+        e = fmaf(v4.y, tanh_mode<kFast>(k4[ti].y + q4.y), e);
+        e = fmaf(v4.z, tanh_mode<kFast>(k4[ti].z + q4.z), e);
+        e = fmaf(v4.w, tanh_mode<kFast>(k4[ti].w + q4.w), e);
+        acc[tt][ti] = e;
+      }
+    }
+  }
+}
+
+// One block per (b, tile of 4·warps decoder steps), looping when the grid is
+// smaller than the work. Dynamic shared memory: two staging buffers of
+// stage_floats(BT), then the tile's energies [BT, lds] when scores_shared.
+template <bool kFast>
+__global__ void __launch_bounds__(kMaxWarps * 32, 2)
+    fused_attention_kernel(const FusedAttentionParams p, int tiles_per_row, bool scores_shared,
+                           bool keys_vec) {
+  extern __shared__ float4 smem4[];
+  float* const smem = reinterpret_cast<float*>(smem4);
+  const int nw = int(blockDim.x) / 32, warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int BT = kTT * nw;
+  const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim, A = p.units;
+  const int64_t lds = ceil_div(Te, 4) * 4;
+  const int n_achunks = int(ceil_div(A, kBA));
+  const int64_t total = int64_t(p.batch) * tiles_per_row;
+
+  for (int64_t work = blockIdx.x; work < total; work += gridDim.x) {
+    const int b = int(work / tiles_per_row);
+    const int t0 = int(work % tiles_per_row) * BT;
+    const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+    const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+    const int t_stop = min(t0 + BT, Td);                      // rows of this tile
+    const int t_end = max(t0, min(t_stop, Le > 0 ? Ld : 0));  // rows [t0, t_end) attend
+    float* const scores =
+        scores_shared ? smem + 2 * stage_floats(BT) : p.scores + (int64_t(b) * Td + t0) * lds;
+
+    if (t_end > t0) {
+      // ---- energies: flattened loop over (position tile, unit chunk), the
+      // next chunk in flight while this one is computed.
+      const float* keys_b = p.keys + int64_t(b) * Te * p.keys_ld;
+      const float* queries_b = p.queries + int64_t(b) * Td * p.queries_ld;
+      const int64_t n_iter = ceil_div(Le, kBI) * n_achunks;
+
+      auto issue = [&](int64_t it) {
+        const int i0 = int(it / n_achunks) * kBI, a0 = int(it % n_achunks) * kBA;
+        float* ks = smem + (it & 1) * stage_floats(BT);
+        float* qs = ks + kBI * kLd;
+        float* vs = qs + BT * kLd;
+        if (keys_vec) {
+          for (int idx = int(threadIdx.x); idx < kBI * (kBA / 4); idx += int(blockDim.x)) {
+            const int r = idx / (kBA / 4), c = (idx % (kBA / 4)) * 4;
+            const int i = i0 + r, a = a0 + c;
+            const int bytes = i < Le ? 4 * min(max(A - a, 0), 4) : 0;
+            cp_async_16(ks + r * kLd + c, bytes ? keys_b + int64_t(i) * p.keys_ld + a : p.keys,
+                        bytes);
+          }
+        } else {  // keys from the caller with A % 4 != 0 or unaligned: 4-byte copies
+          for (int idx = int(threadIdx.x); idx < kBI * kBA; idx += int(blockDim.x)) {
+            const int r = idx / kBA, c = idx % kBA;
+            const int i = i0 + r, a = a0 + c;
+            const int bytes = (i < Le && a < A) ? 4 : 0;
+            cp_async_4(ks + r * kLd + c, bytes ? keys_b + int64_t(i) * p.keys_ld + a : p.keys,
+                       bytes);
+          }
+        }
+        for (int idx = int(threadIdx.x); idx < BT * (kBA / 4); idx += int(blockDim.x)) {
+          const int r = idx / (kBA / 4), c = (idx % (kBA / 4)) * 4;
+          const int t = t0 + r, a = a0 + c;
+          const int bytes = t < t_end ? 4 * min(max(A - a, 0), 4) : 0;
+          cp_async_16(qs + r * kLd + c,
+                      bytes ? queries_b + int64_t(t) * p.queries_ld + a : p.queries, bytes);
+        }
+        for (int idx = int(threadIdx.x); idx < 2 * kBA; idx += int(blockDim.x)) {
+          const float* src = idx < kBA ? p.v : p.bias;  // vs and bs are contiguous
+          const int a = a0 + idx % kBA;
+          const int bytes = (src && a < A) ? 4 : 0;
+          cp_async_4(vs + idx, bytes ? src + a : p.v, bytes);
+        }
+        cp_async_commit();
+      };
+
+      float acc[kTT][kTI] = {};
+      issue(0);
+      for (int64_t it = 0; it < n_iter; ++it) {
+        if (it + 1 < n_iter)
+          issue(it + 1);
+        else
+          cp_async_commit();  // an empty group keeps "all but the newest" meaning chunk `it`
+        cp_async_wait<1>();
+        __syncthreads();
+
+        const int ia = int(it % n_achunks), i0 = int(it / n_achunks) * kBI, a0 = ia * kBA;
+        const float* ks = smem + (it & 1) * stage_floats(BT);
+        const float* qs = ks + kBI * kLd;
+        const float* vs = qs + BT * kLd;
+        if (ia == 0) {
+#pragma unroll
+          for (int tt = 0; tt < kTT; ++tt)
+#pragma unroll
+            for (int ti = 0; ti < kTI; ++ti) acc[tt][ti] = 0.0f;
+        }
+        const int nt = min(max(t_end - (t0 + warp * kTT), 0), kTT);
+        const int ni = min(int(ceil_div(Le - i0, 32)), kTI);
+        const int a_len = int(ceil_div(min(kBA, A - a0), 4)) * 4;  // zero-padded to 4
+        if (nt == kTT && ni == kTI)
+          energy_chunk<kFast, false>(acc, ks + lane * kLd, qs + warp * kTT * kLd, vs, vs + kBA,
+                                     a_len, nt, ni);
+        else if (nt > 0)
+          energy_chunk<kFast, true>(acc, ks + lane * kLd, qs + warp * kTT * kLd, vs, vs + kBA,
+                                    a_len, nt, ni);
+
+        if (ia == n_achunks - 1) {
+#pragma unroll
+          for (int tt = 0; tt < kTT; ++tt)
+#pragma unroll
+            for (int ti = 0; ti < kTI; ++ti) {
+              const int i = i0 + lane + 32 * ti;
+              if (tt < nt && i < Le) scores[(warp * kTT + tt) * lds + i] = acc[tt][ti];
+            }
+        }
+        __syncthreads();  // the buffer read here is refilled by the next issue
+      }
+      cp_async_wait<0>();
+
+      // ---- masked softmax, a warp per row; weights written here when asked.
+      const int rows = t_end - t0;
+      for (int r = warp; r < rows; r += nw) {
+        float* row = scores + r * lds;
+        float m = -INFINITY;
+        for (int i = lane; i < Le; i += 32) m = fmaxf(m, row[i]);
+        m = warp_max(m);
+        float sum = 0.0f;
+        for (int i = lane; i < Le; i += 32) {
+          const float x = exp_mode<kFast>(row[i] - m);
+          row[i] = x;
+          sum += x;
+        }
+        const float inv = 1.0f / warp_sum(sum);  // >= 1: the maximum contributes exp(0)
+        for (int i = lane; i < Le; i += 32) row[i] *= inv;
+        if (p.weights) {
+          float* wrow = p.weights + (int64_t(b) * Td + t0 + r) * Te;
+          for (int i = lane; i < Te; i += 32) wrow[i] = i < Le ? row[i] : 0.0f;
+        }
+      }
+      __syncthreads();
+
+      // ---- context[t, k] = Σ_i w[t, i]·h[i, k]
+      const float* h_b = p.values + int64_t(b) * Te * He;
+      const int n_colgroups = int(ceil_div(He, kCtxCols));
+      const int n_items = int(ceil_div(rows, kCtxRows)) * n_colgroups;
+      for (int item = warp; item < n_items; item += nw) {
+        const int r0 = (item / n_colgroups) * kCtxRows;
+        const int nr = min(kCtxRows, rows - r0);
+        const int k0 = (item % n_colgroups) * kCtxCols + lane;
+        const float* w_rows = scores + r0 * lds;
+        float acc_c[kCtxRows][4];
+#pragma unroll
+        for (int rr = 0; rr < kCtxRows; ++rr)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) acc_c[rr][j] = 0.0f;
+
+        int i = 0;
+        for (; i + 4 <= Le; i += 4) {
+          float hv[4][4];
+#pragma unroll
+          for (int ii = 0; ii < 4; ++ii)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+              const int k = k0 + 32 * j;
+              hv[ii][j] = k < He ? h_b[int64_t(i + ii) * He + k] : 0.0f;
+            }
+#pragma unroll
+          for (int rr = 0; rr < kCtxRows; ++rr) {
+            if (rr >= nr) break;
+            const float4 w4 = load4(w_rows + rr * lds + i);
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+              acc_c[rr][j] += w4.x * hv[0][j] + w4.y * hv[1][j] + w4.z * hv[2][j] + w4.w * hv[3][j];
+          }
+        }
+        for (; i < Le; ++i) {
+          float hv[4];
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const int k = k0 + 32 * j;
+            hv[j] = k < He ? h_b[int64_t(i) * He + k] : 0.0f;
+          }
+#pragma unroll
+          for (int rr = 0; rr < kCtxRows; ++rr) {
+            if (rr >= nr) break;
+            const float w = w_rows[rr * lds + i];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) acc_c[rr][j] += w * hv[j];
+          }
+        }
+#pragma unroll
+        for (int rr = 0; rr < kCtxRows; ++rr) {
+          if (rr >= nr) break;
+          float* out = p.context + (int64_t(b) * Td + t0 + r0 + rr) * He;
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            if (k0 + 32 * j < He) out[k0 + 32 * j] = acc_c[rr][j];
+        }
+      }
+    }
+
+    // ---- rows [t_end, t_stop): nothing to attend to, zeros.
+    const int64_t zero_rows = t_stop - t_end;
+    if (zero_rows > 0) {
+      float* ctx = p.context + (int64_t(b) * Td + t_end) * He;
+      for (int64_t k = threadIdx.x; k < zero_rows * He; k += blockDim.x) ctx[k] = 0.0f;
+      if (p.weights) {
+        float* w = p.weights + (int64_t(b) * Td + t_end) * Te;
+        for (int64_t k = threadIdx.x; k < zero_rows * Te; k += blockDim.x) w[k] = 0.0f;
+      }
+    }
+    __syncthreads();  // shared scores and staging are reused by the next work item
+  }
+}
+
+}  // namespace
+
+int64_t attention_scores_ld(int32_t enc_steps) { return ceil_div(enc_steps, 4) * 4; }
+
+int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps) {
+  const int64_t block_rows = kTT * warps_for(dec_steps);
+  const int64_t lds = attention_scores_ld(enc_steps);
+  if (block_rows * lds * int64_t(sizeof(float)) <= kScoreSharedBytes) return 0;
+  return int64_t(batch) * dec_steps * lds;
+}
+
+void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream) {
+  // Tile indices are int: a tile's last index must not pass INT_MAX.
+  if (p.enc_steps > INT_MAX - kBI || p.dec_steps > INT_MAX - kMaxWarps * kTT)
+    fail(SEQATTN_ERROR_UNSUPPORTED, "fused attention: enc_steps and dec_steps must be below " +
+                                        std::to_string(INT_MAX - kBI) + " on a CUDA handle");
+  if (p.queries_ld % 4 != 0 || reinterpret_cast<uintptr_t>(p.queries) % 16 != 0)
+    fail(SEQATTN_ERROR_INTERNAL, "fused attention: queries must have 16-byte aligned rows");
+  const int nw = warps_for(p.dec_steps);
+  const int block_rows = kTT * nw;
+  const int tiles_per_row = int(ceil_div(p.dec_steps, block_rows));
+  const bool scores_shared = attention_scratch_floats(p.batch, p.dec_steps, p.enc_steps) == 0;
+  if (!scores_shared && !p.scores)
+    fail(SEQATTN_ERROR_INTERNAL, "fused attention: energy scratch missing");
+  const bool keys_vec =
+      p.keys_ld % 4 == 0 && reinterpret_cast<uintptr_t>(p.keys) % 16 == 0;
+
+  const size_t smem =
+      sizeof(float) * (2 * size_t(stage_floats(block_rows)) +
+                       (scores_shared ? size_t(block_rows) * attention_scores_ld(p.enc_steps) : 0));
+  const auto kernel = fast_math ? fused_attention_kernel<true> : fused_attention_kernel<false>;
+  if (smem > 48 * 1024)  // beyond the default limit a kernel must opt in
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+          "cudaFuncSetAttribute (fused attention shared memory)");
+  const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * tiles_per_row, INT_MAX);
+  kernel<<<unsigned(blocks), unsigned(32 * nw), smem, stream>>>(p, tiles_per_row, scores_shared,
+                                                                keys_vec);
+  check_launch("fused attention kernel launch");
+}
+
+}  // namespace seqattn::cuda

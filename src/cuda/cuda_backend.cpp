@@ -1,0 +1,115 @@
+// The CUDA backend: device memory, copies and the ops of src/cuda/ on the
+// handle's stream, each call with the handle's device current.
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+
+#include "core/backend.hpp"
+#include "core/error.hpp"
+#include "cuda/check.hpp"
+#include "cuda/context.hpp"
+#include "cuda/ops.hpp"
+
+namespace seqattn {
+namespace {
+
+using cuda::DeviceGuard;
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const seqattn_handle_options& options) : ctx_(options) {}
+
+  seqattn_device device() const override { return SEQATTN_DEVICE_CUDA; }
+
+  void* allocate(size_t bytes) override {
+    DeviceGuard guard(ctx_.device());
+    return cuda::device_alloc(bytes, "seqattn_malloc").release();
+  }
+  void deallocate(void* ptr) noexcept override {
+    // cudaFree waits for the device, so memory still read by queued work is
+    // not handed out again under it.
+    int previous = -1;
+    (void)cudaGetDevice(&previous);
+    if (previous != ctx_.device()) (void)cudaSetDevice(ctx_.device());
+    (void)cudaFree(ptr);
+    if (previous != ctx_.device()) (void)cudaSetDevice(previous);
+    (void)cudaGetLastError();
+  }
+  // The copies return when done: the caller's host buffer, which may be
+  // pageable, is free again (or filled) on return, as with cudaMemcpy; they
+  // are ordered after the work already queued on the handle's stream.
+  void copy_to_device(void* dst, const void* host_src, size_t bytes) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::check(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyDefault, ctx_.stream()),
+                "cudaMemcpyAsync (seqattn_copy_to_device)");
+    cuda::check(cudaStreamSynchronize(ctx_.stream()), "cudaStreamSynchronize");
+  }
+  void copy_to_host(void* host_dst, const void* src, size_t bytes) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDefault, ctx_.stream()),
+                "cudaMemcpyAsync (seqattn_copy_to_host)");
+    cuda::check(cudaStreamSynchronize(ctx_.stream()), "cudaStreamSynchronize");
+  }
+  void synchronize() override {
+    DeviceGuard guard(ctx_.device());
+    cuda::check(cudaStreamSynchronize(ctx_.stream()), "cudaStreamSynchronize");
+  }
+
+  void additive_attention(const AttentionArgs& a) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::additive_attention(ctx_, a);
+  }
+  void project_keys(const ProjectKeysArgs& a) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::project_keys(ctx_, a);
+  }
+  void additive_attention_projected(const ProjectedAttentionArgs& a) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::additive_attention_projected(ctx_, a);
+  }
+  void attention_pooling(const PoolingArgs& a) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::attention_pooling(ctx_, a);
+  }
+  void rnn(const RnnArgs& a) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::rnn(ctx_, a);
+  }
+  void dense(const DenseArgs& a) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::dense(ctx_, a);
+  }
+
+ private:
+  cuda::CudaContext ctx_;
+};
+
+}  // namespace
+
+int32_t cuda_device_count() noexcept {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const seqattn_handle_options& options) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    fail(SEQATTN_ERROR_NO_DEVICE, std::string("no usable CUDA device: cudaGetDeviceCount: ") +
+                                      cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
+  }
+  if (count == 0)
+    fail(SEQATTN_ERROR_NO_DEVICE, "no usable CUDA device: cudaGetDeviceCount found none");
+  if (options.device_ordinal >= count)
+    invalid("options->device_ordinal = " + std::to_string(options.device_ordinal) +
+            " but only " + std::to_string(count) + " CUDA device(s) are visible");
+  return std::make_unique<CudaBackend>(options);
+}
+
+}  // namespace seqattn
