@@ -16,7 +16,9 @@
 #include "seqattn/seqattn.h"
 
 struct seqattn_model_s {
-  seqattn_handle handle;  // the memory the weights live in
+  // The backend whose memory holds the weights; declared first so that it is
+  // released after the model, even when the handle was destroyed before.
+  std::shared_ptr<seqattn::Backend> backend;
   std::unique_ptr<seqattn::model::Model> model;
 };
 
@@ -32,7 +34,7 @@ const model::Model& model_of(seqattn_model m) {
 model::Model& model_for(seqattn_handle handle, seqattn_model m) {
   check::not_null(handle, "handle");
   check::not_null(m, "model");
-  if (m->handle != handle)
+  if (m->backend != handle->backend)
     invalid(
         "model was loaded on a different handle than the one passed (its weights live in "
         "that handle's memory)");
@@ -81,8 +83,8 @@ void check_run_sizes(const model::Config& c, int64_t batch, int64_t src_steps, i
 seqattn_model load(seqattn_handle handle, const st::File& file, const std::string& what) {
   try {
     auto m = std::make_unique<seqattn_model_s>();
-    m->handle = handle;
-    m->model = std::make_unique<model::Model>(*handle->backend, file);
+    m->backend = handle->backend;
+    m->model = std::make_unique<model::Model>(*m->backend, file);
     return m.release();
   } catch (const Error& e) {
     if (e.status() != SEQATTN_ERROR_FORMAT) throw;

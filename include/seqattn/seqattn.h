@@ -230,8 +230,8 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
  * An attention seq2seq model loaded from a safetensors file (docs/model-format.md):
  * embedding or one-hot inputs, GRU encoder (optionally bidirectional), GRU
  * decoder, additive attention, Dense softmax. A model lives in the memory of the
- * handle it was loaded on and runs only with that handle; destroy every model
- * before its handle. Token arrays, lengths and outputs of these functions are
+ * handle it was loaded on and runs only with that handle. It keeps that memory
+ * alive: a model may be destroyed before or after its handle. Token arrays, lengths and outputs of these functions are
  * host memory on every device.
  */
 typedef struct seqattn_model_s* seqattn_model;

@@ -11,7 +11,7 @@ showing where it attended.
 
 Token arrays, lengths and outputs are host (numpy) memory on every device;
 the weights and the work stay on the handle's device. A Model runs only with
-the handle it was loaded on, and must be closed before that handle is.
+the handle it was loaded on; it may be closed before or after that handle.
 """
 
 from __future__ import annotations
@@ -101,10 +101,9 @@ class Model:
         m, self._m = self._m, None
         if m is None:
             return
-        # Freeing the weights needs the handle's device; after the handle is
-        # gone, leaking them is the only safe choice.
-        if not self.handle.closed:
-            _raw.seqattn_model_destroy(m)
+        # The model keeps its handle's device memory alive in the library, so
+        # it may be destroyed after the handle was closed.
+        _raw.seqattn_model_destroy(m)
 
     @property
     def closed(self) -> bool:

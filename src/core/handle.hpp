@@ -9,7 +9,9 @@
 #include "core/backend.hpp"
 
 struct seqattn_handle_s {
-  std::unique_ptr<seqattn::Backend> backend;
+  // Shared with the models loaded on this handle: their weights live in this
+  // backend's memory, so it stays alive until the last of them is destroyed.
+  std::shared_ptr<seqattn::Backend> backend;
   seqattn_math math = SEQATTN_MATH_PRECISE;
   std::unordered_set<void*> allocations;
 

@@ -292,6 +292,24 @@ TEST_F(ModelRunArgs, AModelRunsOnlyWithItsHandle) {
       << last_error();
 }
 
+// The model shares its handle's backend: destroying the handle first must leave
+// the weights valid until the model goes (ASan would report a use after free).
+TEST(ModelLifetime, AModelOutlivesItsHandle) {
+  seqattn_handle_options opt;
+  seqattn_handle_options_init(&opt);
+  seqattn_handle h = nullptr;
+  ASSERT_EQ(seqattn_handle_create(&opt, &h), SEQATTN_OK);
+  const Bytes bytes = random_model(Spec{}).serialize();
+  seqattn_model m = nullptr;
+  ASSERT_EQ(seqattn_model_load_from_memory(h, bytes.data(), bytes.size(), &m), SEQATTN_OK)
+      << last_error();
+  seqattn_handle_destroy(h);
+  seqattn_model_info info;
+  seqattn_model_info_init(&info);
+  EXPECT_EQ(seqattn_model_get_info(m, &info), SEQATTN_OK) << last_error();
+  seqattn_model_destroy(m);
+}
+
 TEST_F(ModelRunArgs, ScoreRefusesBadArguments) {
   const int32_t vt = spec_.tgt_vocab;
   std::vector<int32_t> tgt = {1, 3, 4, 5, 1, 6, 7, 8}, tgt_len = {4, 2};
