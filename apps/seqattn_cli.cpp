@@ -109,6 +109,19 @@ struct Translation {
 class Session {
  public:
   Session(seqattn_device device, const std::string& model_path) {
+    try {
+      open(device, model_path);
+    } catch (...) {  // the destructor does not run for a constructor that throws
+      release();
+      throw;
+    }
+  }
+  ~Session() { release(); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+ private:
+  void open(seqattn_device device, const std::string& model_path) {
     seqattn_handle_options options;
     seqattn_handle_options_init(&options);
     options.device = device;
@@ -131,13 +144,14 @@ class Session {
     seqattn_model_info_init(&info_);
     check(seqattn_model_get_info(model_, &info_), "cannot read the model's configuration");
   }
-  ~Session() {
+  void release() noexcept {
     seqattn_model_destroy(model_);
     seqattn_handle_destroy(handle_);
+    model_ = nullptr;
+    handle_ = nullptr;
   }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
 
+ public:
   const seqattn_model_info& info() const { return info_; }
 
   std::vector<Translation> translate(const std::vector<std::string>& texts, int32_t max_steps,
