@@ -3,6 +3,7 @@
 // backend, translate exceptions into a status and seqattn_last_error().
 #include "seqattn/seqattn.h"
 
+#include <memory>
 #include <string>
 
 #include "core/guard.hpp"
@@ -145,7 +146,6 @@ seqattn_status seqattn_handle_create(const seqattn_handle_options* options, seqa
       invalid("options->device_ordinal = " + std::to_string(options->device_ordinal) +
               " is negative");
     auto h = std::make_unique<seqattn_handle_s>();
-    h->math = options->math;
     h->backend = options->device == SEQATTN_DEVICE_CPU ? make_cpu_backend(*options)
                                                        : make_cuda_backend(*options);
     *out = h.release();
@@ -176,10 +176,11 @@ seqattn_status seqattn_malloc(seqattn_handle handle, size_t bytes, void** out) {
       *out = nullptr;
       return;
     }
-    handle->allocations.reserve(handle->allocations.size() + 1);  // no throw after allocate
-    void* p = be.allocate(bytes);
-    handle->allocations.insert(p);
-    *out = p;
+    // Owned until it is recorded: inserting can throw, and must not leak the block.
+    auto deallocate = [&be](void* p) { be.deallocate(p); };
+    std::unique_ptr<void, decltype(deallocate)> p(be.allocate(bytes), deallocate);
+    handle->allocations.insert(p.get());
+    *out = p.release();
   });
 }
 

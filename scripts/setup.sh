@@ -13,9 +13,12 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
 for pkg in cmake ninja-build g++ pkg-config googletest libgtest-dev libbenchmark-dev \
-           nlohmann-json3-dev clang libclang-rt-14-dev python3 python3-pip; do
+           nlohmann-json3-dev clang python3 python3-pip; do
   want "$pkg"
 done
+# libFuzzer's runtime comes with the clang of the distribution's default version.
+clang_major=$(apt-cache depends clang 2>/dev/null | sed -n 's/.*Depends: clang-\([0-9]*\)$/\1/p' | head -1)
+want "libclang-rt-${clang_major:-14}-dev"
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -27,6 +30,6 @@ if ! python3 -c 'import numpy, pytest' >/dev/null 2>&1; then
   echo "setup: installing numpy and pytest from PyPI"
   python3 -m pip install --quiet numpy pytest \
     || python3 -m pip install --quiet --break-system-packages numpy pytest \
-    || { $SUDO apt-get install -y -qq python3-numpy python3-pytest; }
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-numpy python3-pytest; }
 fi
 echo "setup: ready ($(cmake --version | head -1); nvcc: $(command -v nvcc || echo none))"

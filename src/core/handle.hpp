@@ -1,5 +1,5 @@
-// What a seqattn_handle points to: the backend of its device, the math mode,
-// and the allocations made through seqattn_malloc (so seqattn_free can refuse
+// What a seqattn_handle points to: the backend of its device (which holds the
+// math mode), and the allocations made through seqattn_malloc (so seqattn_free can refuse
 // a pointer it does not own, and destroy can release what is left).
 #pragma once
 
@@ -12,7 +12,6 @@ struct seqattn_handle_s {
   // Shared with the models loaded on this handle: their weights live in this
   // backend's memory, so it stays alive until the last of them is destroyed.
   std::shared_ptr<seqattn::Backend> backend;
-  seqattn_math math = SEQATTN_MATH_PRECISE;
   std::unordered_set<void*> allocations;
 
   ~seqattn_handle_s() {

@@ -24,8 +24,7 @@ void attend(const seqattn_attention_dims& d, const float* h, const std::vector<d
             const float* U, const float* v, float* context_out, float* weights_out) {
   const int64_t B = d.batch, Te = d.enc_steps, Td = d.dec_steps;
   const int64_t He = d.enc_dim, Hd = d.dec_dim, A = d.units;
-#pragma omp parallel for schedule(dynamic) if (B > 1 && B * Td * Te * (A + He) > kParallelWork)
-  for (int64_t b = 0; b < B; ++b) {
+  parallel_for(B, B > 1 && B * Td * Te * (A + He) > kParallelWork, [&](int64_t b) {
     const int64_t Le = enc_lengths ? enc_lengths[b] : Te;
     const int64_t Ld = dec_lengths ? dec_lengths[b] : Td;
     std::vector<double> q(A), e(Te);
@@ -57,21 +56,20 @@ void attend(const seqattn_attention_dims& d, const float* h, const std::vector<d
       if (wrow)
         for (int64_t i = 0; i < Le; ++i) wrow[i] = float(e[i]);
     }
-  }
+  });
 }
 
 std::vector<double> project(const seqattn_attention_dims& d, const float* h, const float* W,
                             const float* bias) {
   const int64_t rows = int64_t(d.batch) * d.enc_steps, He = d.enc_dim, A = d.units;
   std::vector<double> keys(size_t(rows * A));
-#pragma omp parallel for if (rows * He * A > kParallelWork)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * He * A > kParallelWork, [&](int64_t r) {
     for (int64_t a = 0; a < A; ++a) {
       double acc = bias ? double(bias[a]) : 0.0;
       for (int64_t k = 0; k < He; ++k) acc += double(h[r * He + k]) * double(W[k * A + a]);
       keys[size_t(r * A + a)] = acc;
     }
-  }
+  });
   return keys;
 }
 

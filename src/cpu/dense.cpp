@@ -10,8 +10,7 @@ namespace seqattn::cpu {
 
 void dense(const DenseArgs& d) {
   const int64_t N = d.in_dim, M = d.out_dim;
-#pragma omp parallel for if (d.rows * N * M > kParallelWork)
-  for (int64_t r = 0; r < d.rows; ++r) {
+  parallel_for(d.rows, d.rows * N * M > kParallelWork, [&](int64_t r) {
     std::vector<double> y(static_cast<size_t>(M));
     for (int64_t j = 0; j < M; ++j) y[size_t(j)] = d.b ? double(d.b[j]) : 0.0;
     for (int64_t k = 0; k < N; ++k) {
@@ -32,7 +31,7 @@ void dense(const DenseArgs& d) {
       case SEQATTN_ACTIVATION_SOFTMAX: softmax_inplace(y.data(), M); break;
     }
     for (int64_t j = 0; j < M; ++j) d.y[r * M + j] = float(y[size_t(j)]);
-  }
+  });
 }
 
 }  // namespace seqattn::cpu

@@ -13,8 +13,7 @@ namespace seqattn::cpu {
 
 void attention_pooling(const PoolingArgs& p) {
   const int64_t B = p.dims.batch, T = p.dims.steps, F = p.dims.features;
-#pragma omp parallel for if (B * T * F > kParallelWork)
-  for (int64_t b = 0; b < B; ++b) {
+  parallel_for(B, B * T * F > kParallelWork, [&](int64_t b) {
     const int64_t L = p.lengths ? p.lengths[b] : T;
     std::vector<double> e(size_t(T), 0.0);
     for (int64_t t = 0; t < L; ++t) {
@@ -30,7 +29,7 @@ void attention_pooling(const PoolingArgs& p) {
     }
     if (p.weights_out)
       for (int64_t t = 0; t < T; ++t) p.weights_out[b * T + t] = t < L ? float(e[size_t(t)]) : 0.0f;
-  }
+  });
 }
 
 }  // namespace seqattn::cpu

@@ -5,6 +5,8 @@
 // independent.
 #pragma once
 
+#include <exception>
+
 #include "core/backend.hpp"
 
 namespace seqattn::cpu {
@@ -12,6 +14,25 @@ namespace seqattn::cpu {
 // Below this many multiply-adds a call stays on one thread: starting (and, on
 // a loaded machine, waking) an OpenMP team costs more than the work.
 inline constexpr int64_t kParallelWork = int64_t(1) << 18;
+
+// for (i = 0; i < n; ++i) body(i), over OpenMP threads when `parallel`. An
+// exception may not leave an OpenMP region (that is std::terminate), so the
+// first one thrown is carried out and rethrown here: a bad_alloc in a worker
+// becomes SEQATTN_ERROR_OUT_OF_MEMORY instead of killing the caller.
+template <class Body>
+void parallel_for(int64_t n, bool parallel, Body&& body) {
+  std::exception_ptr error;
+#pragma omp parallel for schedule(guided) if (parallel)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+#pragma omp critical(seqattn_parallel_for_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
 
 void additive_attention(const AttentionArgs& args);
 void project_keys(const ProjectKeysArgs& args);

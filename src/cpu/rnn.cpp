@@ -42,8 +42,9 @@ void rnn(const RnnArgs& r) {
   const float* bias_x = r.bias;
   const float* bias_h = (r.bias && r.cell == RnnCell::kGruResetAfter) ? r.bias + GH : nullptr;
 
-#pragma omp parallel for if (B > 1 && B * T * (I + H) * GH > size_t(kParallelWork))
-  for (size_t b = 0; b < B; ++b) {
+  const bool parallel = B > 1 && B * T * (I + H) * GH > size_t(kParallelWork);
+  parallel_for(int64_t(B), parallel, [&](int64_t i_b) {
+    const size_t b = size_t(i_b);
     const size_t L = r.lengths ? size_t(r.lengths[b]) : T;
     std::vector<double> h(H, 0.0), hn(H), x(I), gx(GH), gh(GH), rh(H);
     if (r.h0)
@@ -82,7 +83,7 @@ void rnn(const RnnArgs& r) {
     }
     if (r.h_last)
       for (size_t j = 0; j < H; ++j) r.h_last[b * H + j] = float(h[j]);
-  }
+  });
 }
 
 }  // namespace seqattn::cpu
