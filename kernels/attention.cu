@@ -48,13 +48,13 @@
 //   PRECISE uses tanhf and expf and agrees with the double-precision CPU
 //   reference within 1e-5 + 1e-4·|x| (fp32 products and sums). FAST changes
 //   only the two transcendental functions:
-//   - tanh.approx.f32 has relative error <= 2^-11 over the whole range (PTX
-//     ISA), so each term v_a·tanh(...) moves by at most 2^-11·|v_a| and every
-//     energy by at most 2^-11·Σ_a|v_a|.
+//   - tanh.approx.f32 has relative error <= 2^-10.987 (just over 2^-11) over
+//     the whole range (PTX ISA), so each term v_a·tanh(...) moves by at most
+//     2^-10.987·|v_a| and every energy by at most 2^-10.987·Σ_a|v_a|.
 //   - ex2.approx is within 2 ulp (2^-22 relative) of 2^x; scaling x = e - m by
 //     log2(e) in fp32 adds |x|·2^-24, and |e - m| <= 2·Σ_a|v_a|.
 //   Together every exp(e_i - m) is off by a factor within e^{±Δ}, with
-//       Δ = 1.001·2^-11·Σ_a|v_a| + 2^-22,
+//       Δ = 1.001·2^-10.987·Σ_a|v_a| + 2^-22,
 //   and since a weight is a ratio of such terms,
 //       |w_fast - w| <= ρ·w,                 ρ = e^{2Δ} - 1
 //       |context_fast - context| <= ρ·Σ_i w_i·|h[b,i,k]|
