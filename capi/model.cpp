@@ -80,6 +80,23 @@ void check_run_sizes(const model::Config& c, int64_t batch, int64_t src_steps, i
   check::elements("token ids [Td + 1, B]", {tgt_steps + 1, batch});
 }
 
+// What translate and score check alike: the model belongs to the handle, the
+// sizes, and the source side (tokens in the vocabulary, lengths in range).
+model::Model& check_run(seqattn_handle handle, seqattn_model model, int32_t batch,
+                        int32_t src_steps, const int32_t* src_tokens, const int32_t* src_lengths,
+                        int32_t tgt_steps, const char* tgt_steps_name) {
+  model::Model& m = model_for(handle, model);
+  const model::Config& c = m.config();
+  check::positive(batch, "batch");
+  check::positive(src_steps, "src_steps");
+  check::positive(tgt_steps, tgt_steps_name);
+  check_run_sizes(c, batch, src_steps, tgt_steps);
+  check::not_null(src_tokens, "src_tokens");
+  check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
+  check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
+  return m;
+}
+
 seqattn_model load(seqattn_handle handle, const st::File& file, const std::string& what) {
   try {
     auto m = std::make_unique<seqattn_model_s>();
@@ -271,17 +288,10 @@ seqattn_status seqattn_model_translate(seqattn_handle handle, seqattn_model mode
                                        int32_t* out_tokens, int32_t* out_lengths,
                                        float* attention_out) {
   return guard([&] {
-    model::Model& m = model_for(handle, model);
-    const model::Config& c = m.config();
-    check::positive(batch, "batch");
-    check::positive(src_steps, "src_steps");
-    check::positive(max_steps, "max_steps");
-    check_run_sizes(c, batch, src_steps, max_steps);
-    check::not_null(src_tokens, "src_tokens");
+    model::Model& m =
+        check_run(handle, model, batch, src_steps, src_tokens, src_lengths, max_steps, "max_steps");
     check::not_null(out_tokens, "out_tokens");
     check::not_null(out_lengths, "out_lengths");
-    check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
-    check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
     m.translate(batch, src_steps, src_tokens, src_lengths, max_steps, out_tokens, out_lengths,
                 attention_out);
   });
@@ -293,19 +303,13 @@ seqattn_status seqattn_model_score(seqattn_handle handle, seqattn_model model, i
                                    const int32_t* tgt_in_tokens, const int32_t* tgt_lengths,
                                    float* probs_out, float* attention_out) {
   return guard([&] {
-    model::Model& m = model_for(handle, model);
-    const model::Config& c = m.config();
-    check::positive(batch, "batch");
-    check::positive(src_steps, "src_steps");
-    check::positive(tgt_steps, "tgt_steps");
-    check_run_sizes(c, batch, src_steps, tgt_steps);
-    check::not_null(src_tokens, "src_tokens");
+    model::Model& m =
+        check_run(handle, model, batch, src_steps, src_tokens, src_lengths, tgt_steps, "tgt_steps");
     check::not_null(tgt_in_tokens, "tgt_in_tokens");
     check::not_null(probs_out, "probs_out");
-    check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
     check::lengths(tgt_lengths, batch, "tgt_lengths", tgt_steps, "tgt_steps");
-    check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
-    check_tokens(tgt_in_tokens, batch, tgt_steps, "tgt_in_tokens", c.target_vocab_size(), "target");
+    check_tokens(tgt_in_tokens, batch, tgt_steps, "tgt_in_tokens", m.config().target_vocab_size(),
+                 "target");
     m.score(batch, src_steps, src_tokens, src_lengths, tgt_steps, tgt_in_tokens, tgt_lengths,
             probs_out, attention_out);
   });
