@@ -54,7 +54,26 @@ def _stream_address(stream) -> int | None:
     return stream
 
 
-class Handle:
+class Closeable:
+    """Closed by `with`, or at garbage collection; the subclass defines close()."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown may have torn down ctypes or _raw
+            pass
+
+
+class Handle(Closeable):
     """A seqattn handle: the device the calls run on, its stream, its math mode.
 
         with seqattn.Handle() as h:                      # CPU
@@ -132,18 +151,6 @@ class Handle:
         h, self._h = self._h, None
         if h is not None:
             _raw.seqattn_handle_destroy(h)
-
-    def __enter__(self) -> "Handle":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown may have torn down ctypes or _raw
-            pass
 
     def __repr__(self) -> str:
         where = self.device if self.device == "cpu" else f"cuda:{self.ordinal}"

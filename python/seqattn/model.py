@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _raw
-from ._handle import Handle, check_status
+from ._handle import Closeable, Handle, check_status
 
 _i32p = POINTER(c_int32)
 _f32p = POINTER(c_float)
@@ -64,7 +64,7 @@ def _ptr(a: np.ndarray | None, ctype):
     return None if a is None else a.ctypes.data_as(ctype)
 
 
-class Model:
+class Model(Closeable):
     """A model file loaded on `handle`; `path` None means the default date model."""
 
     def __init__(self, handle: Handle, path: str | os.PathLike | None = None):
@@ -108,18 +108,6 @@ class Model:
     @property
     def closed(self) -> bool:
         return self._m is None
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown may have torn down ctypes or _raw
-            pass
 
     def __repr__(self) -> str:
         name = self.info["name"] if self._m is not None else "closed"
