@@ -5,7 +5,8 @@ set(SEQATTN_CUDA_KERNELS
   kernels/attention.cu
   kernels/pooling.cu
   kernels/rnn.cu
-  kernels/dense.cu)
+  kernels/dense.cu
+  kernels/model.cu)
 
 set(SEQATTN_CUDA_SOURCES
   src/cuda/context.cpp

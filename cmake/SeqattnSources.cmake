@@ -7,7 +7,6 @@ set(SEQATTN_CPU_SOURCES
   src/cpu/rnn.cpp
   src/cpu/dense.cpp
   src/cpu/cpu_backend.cpp
-  src/core/backend.cpp
   src/model/safetensors.cpp
   src/model/model.cpp
   capi/model.cpp)

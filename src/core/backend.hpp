@@ -105,20 +105,19 @@ class Backend {
   virtual void rnn(const RnnArgs& args) = 0;
   virtual void dense(const DenseArgs& args) = 0;
 
-  // Helpers for whole models (src/model/). The defaults here go through host
-  // memory with copy_to_host/copy_to_device, so every backend has them; a
-  // device backend overrides them to keep a decoding loop on the device.
+  // Helpers for whole models (src/model/), in the backend's memory so that a
+  // decoding loop stays on the device.
   // out[r, :] = table[ids[r], :]; ids [rows] in this backend's memory, each in [0, vocab).
   virtual void gather_rows(const float* table /* [vocab, dim] */, int64_t vocab, int64_t dim,
                            const int32_t* ids /* [rows] */, int64_t rows,
-                           float* out /* [rows, dim] */);
-  // ids[r] = the first j maximising x[r, j].
+                           float* out /* [rows, dim] */) = 0;
+  // ids[r] = the first j maximising x[r, j] (as std::max_element).
   virtual void argmax_rows(const float* x /* [rows, cols] */, int64_t rows, int64_t cols,
-                           int32_t* ids /* [rows] */);
+                           int32_t* ids /* [rows] */) = 0;
   // out[r, :] = concat(a[r, :], b[r, :])
   virtual void concat_rows(const float* a /* [rows, da] */, int64_t da,
                            const float* b /* [rows, db] */, int64_t db, int64_t rows,
-                           float* out /* [rows, da + db] */);
+                           float* out /* [rows, da + db] */) = 0;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const seqattn_handle_options& options);

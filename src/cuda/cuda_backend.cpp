@@ -1,5 +1,8 @@
 // The CUDA backend: device memory, copies and the ops of src/cuda/ on the
-// handle's stream, each call with the handle's device current.
+// handle's stream, each call with the handle's device current. The model
+// helpers (gather, argmax, concat) are kernels/model.cu, so greedy decoding
+// stays on the device; a bad id seen by the gather kernel is reported by the
+// next synchronize (see check_gather_flag).
 #include <cuda_runtime.h>
 
 #include <memory>
@@ -9,6 +12,7 @@
 #include "core/error.hpp"
 #include "cuda/check.hpp"
 #include "cuda/context.hpp"
+#include "cuda/kernels.hpp"
 #include "cuda/ops.hpp"
 
 namespace seqattn {
@@ -18,7 +22,19 @@ using cuda::DeviceGuard;
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(const seqattn_handle_options& options) : ctx_(options) {}
+  explicit CudaBackend(const seqattn_handle_options& options) : ctx_(options) {
+    // Mapped pinned memory: the kernel writes it directly, and reading it after
+    // a stream synchronisation costs no copy.
+    DeviceGuard guard(ctx_.device());
+    void* flag = nullptr;
+    cuda::check(cudaHostAlloc(&flag, sizeof(int32_t), cudaHostAllocMapped | cudaHostAllocPortable),
+                "cudaHostAlloc (gather_rows error flag)");
+    gather_flag_.reset(flag);
+    *static_cast<volatile int32_t*>(flag) = 0;
+    void* d_flag = nullptr;
+    cuda::check(cudaHostGetDevicePointer(&d_flag, flag, 0), "cudaHostGetDevicePointer");
+    d_gather_flag_ = static_cast<int32_t*>(d_flag);
+  }
 
   seqattn_device device() const override { return SEQATTN_DEVICE_CUDA; }
 
@@ -51,9 +67,13 @@ class CudaBackend final : public Backend {
                 "cudaMemcpyAsync (seqattn_copy_to_host)");
     cuda::check(cudaStreamSynchronize(ctx_.stream()), "cudaStreamSynchronize");
   }
+  // Only here, not in the copies: a copy that succeeded (and wrote the caller's
+  // buffer) must not report an earlier gather's flag. The models end every
+  // translate and score with a synchronize.
   void synchronize() override {
     DeviceGuard guard(ctx_.device());
     cuda::check(cudaStreamSynchronize(ctx_.stream()), "cudaStreamSynchronize");
+    check_gather_flag();
   }
 
   void additive_attention(const AttentionArgs& a) override {
@@ -81,7 +101,39 @@ class CudaBackend final : public Backend {
     cuda::dense(ctx_, a);
   }
 
+  void gather_rows(const float* table, int64_t vocab, int64_t dim, const int32_t* ids, int64_t rows,
+                   float* out) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::launch_gather_rows(table, vocab, dim, ids, rows, out, d_gather_flag_, ctx_.stream());
+  }
+  void argmax_rows(const float* x, int64_t rows, int64_t cols, int32_t* ids) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::launch_argmax_rows(x, rows, cols, ids, ctx_.stream());
+  }
+  void concat_rows(const float* a, int64_t da, const float* b, int64_t db, int64_t rows,
+                   float* out) override {
+    DeviceGuard guard(ctx_.device());
+    cuda::launch_concat_rows(a, da, b, db, rows, out, ctx_.stream());
+  }
+
  private:
+  // Called by synchronize. The ids reaching gather_rows are validated host
+  // tokens or argmax results, so a set flag is a bug of ours; it fails the
+  // synchronize (a model call then returns an error) and is cleared, so the
+  // handle stays usable.
+  void check_gather_flag() {
+    volatile int32_t* flag = static_cast<volatile int32_t*>(gather_flag_.get());
+    if (*flag == 0) return;
+    *flag = 0;
+    fail(SEQATTN_ERROR_INTERNAL,
+         "gather_rows: a token id outside the vocabulary reached the device "
+         "(its rows were written as zeros)");
+  }
+
+  // Before ctx_, so freed after it: ~CudaContext drains the stream whose
+  // kernels may still write the flag.
+  cuda::PinnedMemory gather_flag_;    // int32 in mapped pinned host memory
+  int32_t* d_gather_flag_ = nullptr;  // its device address
   cuda::CudaContext ctx_;
 };
 

@@ -180,30 +180,58 @@ Config parse_config(const st::File& file) {
 
 // ------------------------------------------------------------- DeviceBuffer
 
-DeviceBuffer::DeviceBuffer(Backend& backend, size_t bytes)
-    : backend_(&backend), ptr_(backend.allocate(bytes)) {}
+BlockCache::~BlockCache() {
+  for (const auto& [capacity, ptr] : free_) backend_.deallocate(ptr);
+}
+
+void* BlockCache::take(size_t bytes, size_t* capacity) {
+  const auto it = free_.lower_bound(bytes);
+  if (it != free_.end() && it->first / 2 <= bytes) {
+    void* ptr = it->second;
+    *capacity = it->first;
+    free_.erase(it);
+    return ptr;
+  }
+  *capacity = bytes;
+  return backend_.allocate(bytes);
+}
+
+void BlockCache::give(void* ptr, size_t capacity) noexcept {
+  try {
+    free_.emplace(capacity, ptr);
+  } catch (...) {  // no room to remember it: release it instead
+    backend_.deallocate(ptr);
+  }
+}
+
+DeviceBuffer::DeviceBuffer(BlockCache& cache, size_t bytes)
+    : cache_(&cache), ptr_(cache.take(bytes, &capacity_)) {}
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
-    : backend_(std::exchange(other.backend_, nullptr)), ptr_(std::exchange(other.ptr_, nullptr)) {}
+    : cache_(std::exchange(other.cache_, nullptr)),
+      ptr_(std::exchange(other.ptr_, nullptr)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   if (this != &other) {
     reset();
-    backend_ = std::exchange(other.backend_, nullptr);
+    cache_ = std::exchange(other.cache_, nullptr);
     ptr_ = std::exchange(other.ptr_, nullptr);
+    capacity_ = std::exchange(other.capacity_, 0);
   }
   return *this;
 }
 
 void DeviceBuffer::reset() noexcept {
-  if (ptr_) backend_->deallocate(ptr_);
+  if (ptr_) cache_->give(ptr_, capacity_);
   ptr_ = nullptr;
+  capacity_ = 0;
 }
 
 // -------------------------------------------------------------------- Model
 
 Model::Model(Backend& backend, const st::File& file)
-    : backend_(&backend), config_(parse_config(file)) {
+    : backend_(&backend), cache_(backend), config_(parse_config(file)) {
   const Config& c = config_;
   const int64_t vs = c.source_vocab_size(), vt = c.target_vocab_size();
   const int64_t h = c.encoder_units, he = c.encoder_out_dim(), hd = c.decoder_units;
@@ -245,13 +273,13 @@ Model::Model(Backend& backend, const st::File& file)
 }
 
 DeviceBuffer Model::upload(const std::vector<float>& values) {
-  DeviceBuffer buffer(*backend_, values.size() * sizeof(float));
+  DeviceBuffer buffer(cache_, values.size() * sizeof(float));
   backend_->copy_to_device(buffer.f32(), values.data(), values.size() * sizeof(float));
   return buffer;
 }
 
 DeviceBuffer Model::upload_ids(const int32_t* ids, size_t count) {
-  DeviceBuffer buffer(*backend_, count * sizeof(int32_t));
+  DeviceBuffer buffer(cache_, count * sizeof(int32_t));
   backend_->copy_to_device(buffer.i32(), ids, count * sizeof(int32_t));
   return buffer;
 }
@@ -313,23 +341,23 @@ Model::Encoded Model::encode(int32_t batch, int32_t src_steps, const int32_t* d_
   const size_t h = size_t(config_.encoder_units), f = sizeof(float);
   Encoded enc;
   if (!config_.bidirectional) {
-    DeviceBuffer x(be, rows * size_t(encoder_forward_.input.dim) * f);
-    enc.outputs = DeviceBuffer(be, rows * h * f);
-    enc.state = DeviceBuffer(be, size_t(batch) * h * f);
+    DeviceBuffer x(cache_, rows * size_t(encoder_forward_.input.dim) * f);
+    enc.outputs = DeviceBuffer(cache_, rows * h * f);
+    enc.state = DeviceBuffer(cache_, size_t(batch) * h * f);
     run_gru(encoder_forward_, batch, src_steps, config_.encoder_units, d_src_ids, src_lengths,
             nullptr, false, x.f32(), enc.outputs.f32(), enc.state.f32());
     return enc;
   }
   const size_t dim = size_t(std::max(encoder_forward_.input.dim, encoder_backward_.input.dim));
-  DeviceBuffer x(be, rows * dim * f);
-  DeviceBuffer out_f(be, rows * h * f), out_b(be, rows * h * f);                      // [B, Ts, H]
-  DeviceBuffer last_f(be, size_t(batch) * h * f), last_b(be, size_t(batch) * h * f);  // [B, H]
+  DeviceBuffer x(cache_, rows * dim * f);
+  DeviceBuffer out_f(cache_, rows * h * f), out_b(cache_, rows * h * f);                      // [B, Ts, H]
+  DeviceBuffer last_f(cache_, size_t(batch) * h * f), last_b(cache_, size_t(batch) * h * f);  // [B, H]
   run_gru(encoder_forward_, batch, src_steps, config_.encoder_units, d_src_ids, src_lengths,
           nullptr, false, x.f32(), out_f.f32(), last_f.f32());
   run_gru(encoder_backward_, batch, src_steps, config_.encoder_units, d_src_ids, src_lengths,
           nullptr, true, x.f32(), out_b.f32(), last_b.f32());
-  enc.outputs = DeviceBuffer(be, rows * 2 * h * f);
-  enc.state = DeviceBuffer(be, size_t(batch) * 2 * h * f);
+  enc.outputs = DeviceBuffer(cache_, rows * 2 * h * f);
+  enc.state = DeviceBuffer(cache_, size_t(batch) * 2 * h * f);
   be.concat_rows(out_f.f32(), int64_t(h), out_b.f32(), int64_t(h), int64_t(rows),
                  enc.outputs.f32());
   be.concat_rows(last_f.f32(), int64_t(h), last_b.f32(), int64_t(h), batch, enc.state.f32());
@@ -348,14 +376,14 @@ void Model::score(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
   const Encoded enc = encode(batch, src_steps, d_src.i32(), src_lengths);
 
   DeviceBuffer d_tgt = upload_ids(tgt_tokens, B * Td);
-  DeviceBuffer x(be, B * Td * size_t(decoder_.input.dim) * f);
-  DeviceBuffer dec_out(be, B * Td * hd * f);  // [B, Td, Hd]
+  DeviceBuffer x(cache_, B * Td * size_t(decoder_.input.dim) * f);
+  DeviceBuffer dec_out(cache_, B * Td * hd * f);  // [B, Td, Hd]
   run_gru(decoder_, batch, tgt_steps, config_.decoder_units, d_tgt.i32(), tgt_lengths,
           enc.state.f32(), false, x.f32(), dec_out.f32(), nullptr);
 
-  DeviceBuffer context(be, B * Td * he * f);  // [B, Td, He]
+  DeviceBuffer context(cache_, B * Td * he * f);  // [B, Td, He]
   DeviceBuffer weights;                       // [B, Td, Ts]
-  if (attention) weights = DeviceBuffer(be, B * Td * Ts * f);
+  if (attention) weights = DeviceBuffer(cache_, B * Td * Ts * f);
   AttentionArgs att{};
   att.dims = {batch, src_steps, tgt_steps, int32_t(he), int32_t(hd), config_.attention_units};
   att.encoder_out = enc.outputs.f32();
@@ -370,10 +398,10 @@ void Model::score(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
   att.weights_out = attention ? weights.f32() : nullptr;
   be.additive_attention(att);
 
-  DeviceBuffer cat(be, B * Td * (hd + he) * f);  // [B, Td, Hd + He]
+  DeviceBuffer cat(cache_, B * Td * (hd + he) * f);  // [B, Td, Hd + He]
   be.concat_rows(dec_out.f32(), int64_t(hd), context.f32(), int64_t(he), int64_t(B * Td),
                  cat.f32());
-  DeviceBuffer d_probs(be, B * Td * vt * f);  // [B, Td, Vt]
+  DeviceBuffer d_probs(cache_, B * Td * vt * f);  // [B, Td, Vt]
   be.dense(DenseArgs{int64_t(B * Td), int32_t(hd + he), int32_t(vt), cat.f32(),
                      output_kernel_.f32(), output_bias_.f32(), SEQATTN_ACTIVATION_SOFTMAX,
                      d_probs.f32()});
@@ -409,26 +437,26 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
 
   const seqattn_attention_dims dims{batch,       src_steps,   1,
                                     int32_t(he), int32_t(hd), config_.attention_units};
-  DeviceBuffer keys(be, B * Ts * a * f);  // [B, Ts, A], once per source
+  DeviceBuffer keys(cache_, B * Ts * a * f);  // [B, Ts, A], once per source
   be.project_keys(ProjectKeysArgs{dims, enc.outputs.f32(), attention_W_.f32(),
                                   config_.attention_bias ? attention_bias_.f32() : nullptr,
                                   keys.f32()});
 
   // ids row t is the input of step t (row 0 = start), row t + 1 its argmax, so
   // the tokens never leave the device inside the loop.
-  DeviceBuffer ids(be, (T + 1) * B * sizeof(int32_t));  // [T + 1, B]
+  DeviceBuffer ids(cache_, (T + 1) * B * sizeof(int32_t));  // [T + 1, B]
   const std::vector<int32_t> start(B, config_.target_start);
   be.copy_to_device(ids.i32(), start.data(), B * sizeof(int32_t));
 
   // Everything the loop touches is allocated before it: a device allocator may
   // synchronise, and a step should cost only its kernels.
-  DeviceBuffer x(be, B * size_t(decoder_.input.dim) * f);                            // [B, Et]
-  DeviceBuffer s[2] = {DeviceBuffer(be, B * hd * f), DeviceBuffer(be, B * hd * f)};  // [B, Hd]
-  DeviceBuffer context(be, B * he * f);                                              // [B, He]
-  DeviceBuffer cat(be, B * (hd + he) * f);                                           // [B, Hd + He]
-  DeviceBuffer logits(be, B * vt * f);                                               // [B, Vt]
+  DeviceBuffer x(cache_, B * size_t(decoder_.input.dim) * f);                            // [B, Et]
+  DeviceBuffer s[2] = {DeviceBuffer(cache_, B * hd * f), DeviceBuffer(cache_, B * hd * f)};  // [B, Hd]
+  DeviceBuffer context(cache_, B * he * f);                                              // [B, He]
+  DeviceBuffer cat(cache_, B * (hd + he) * f);                                           // [B, Hd + He]
+  DeviceBuffer logits(cache_, B * vt * f);                                               // [B, Vt]
   DeviceBuffer weights;                                                              // [T, B, Ts]
-  if (attention) weights = DeviceBuffer(be, T * B * Ts * f);
+  if (attention) weights = DeviceBuffer(cache_, T * B * Ts * f);
 
   // Stopping early needs the tokens on the host. On the CPU that is free; on a
   // device it is a synchronisation, so it happens every few steps only (the

@@ -66,11 +66,33 @@ struct Config {
 // Error(FORMAT) naming the key or config field.
 Config parse_config(const st::File& file);
 
-// Memory from a Backend, released in the destructor; move-only.
+// Blocks of a Backend's memory that a Model's buffers gave back, kept for the
+// next buffer of (nearly) the same size: repeated translate/score calls of the
+// same shapes allocate nothing (on CUDA, no cudaMalloc/cudaFree, which would
+// synchronise the device). Reuse is safe because all the work of one handle is
+// ordered on its one stream. Everything is released with the cache.
+class BlockCache {
+ public:
+  explicit BlockCache(Backend& backend) : backend_(backend) {}
+  ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+
+  // A block of at least `bytes` (at most twice that, so small requests do not
+  // pin large blocks); its real size in *capacity.
+  void* take(size_t bytes, size_t* capacity);
+  void give(void* ptr, size_t capacity) noexcept;
+
+ private:
+  Backend& backend_;
+  std::multimap<size_t, void*> free_;  // capacity -> block
+};
+
+// Memory from a BlockCache, given back in the destructor; move-only.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  DeviceBuffer(Backend& backend, size_t bytes);
+  DeviceBuffer(BlockCache& cache, size_t bytes);
   ~DeviceBuffer() { reset(); }
   DeviceBuffer(DeviceBuffer&& other) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
@@ -82,8 +104,9 @@ class DeviceBuffer {
   void reset() noexcept;
 
  private:
-  Backend* backend_ = nullptr;
+  BlockCache* cache_ = nullptr;
   void* ptr_ = nullptr;
+  size_t capacity_ = 0;
 };
 
 class Model {
@@ -160,6 +183,7 @@ class Model {
                  const int32_t* src_lengths);
 
   Backend* backend_;
+  BlockCache cache_;  // before every DeviceBuffer member: destroyed after them
   Config config_;
   std::unordered_map<std::string, int32_t> source_index_;
 
