@@ -17,24 +17,16 @@
 
 #include "seqattn/seqattn.h"
 
+#include "../cpp/test_util.hpp"
+
 namespace seqattn_cuda_test {
 
 // The precise-math tolerance of DESIGN.md: |got - ref| <= 1e-5 + 1e-4·|ref|.
 inline constexpr double kAtol = 1e-5;
 inline constexpr double kRtol = 1e-4;
 
-// Uniform in [lo, hi) from a fixed-seed LCG: the same inputs on every machine.
-inline std::vector<float> random_vector(size_t n, uint32_t seed, float lo = -1.0f,
-                                        float hi = 1.0f) {
-  std::vector<float> out(n);
-  uint64_t state = seed * 6364136223846793005ull + 1442695040888963407ull;
-  for (float& x : out) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    const double u = double(state >> 11) / double(1ull << 53);
-    x = float(lo + (hi - lo) * u);
-  }
-  return out;
-}
+// The CPU tests' fixed-seed generator: the same inputs on every machine.
+using seqattn_test::random_vector;
 
 // Weights scaled like a trained layer's (variance ~ 1/fan_in), so that
 // pre-activations stay O(1) whatever the sizes.
