@@ -7,9 +7,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/cuda/bin"
 
 bash scripts/setup.sh
+# The fuzzer first, so that the run ends with ctest's summary.
+tests/fuzz/run_fuzz.sh "${SEQATTN_FUZZ_SECONDS:-60}"
 cmake --workflow --preset release
 cmake --workflow --preset sanitize
-if [ -x tests/fuzz/run_fuzz.sh ]; then
-  tests/fuzz/run_fuzz.sh "${SEQATTN_FUZZ_SECONDS:-60}"
-fi
-echo "scripts/test.sh: all tests passed"
