@@ -136,12 +136,7 @@ void seqattn_row(benchmark::State& state, Space space, seqattn_math math, Impl i
     else
       run_steps(impl, handle, in, s_steps.f(), nullptr, keys.f(), context_steps.f());
   };
-  double extra = 0.0;
-  if (space == Space::kCuda) {  // a warm-up call grows the workspaces before timing
-    body();
-    check(seqattn_synchronize(handle), "seqattn_synchronize");
-    extra = probe.extra_bytes();
-  }
+  const double extra = warm_up_extra_bytes(space, handle, probe, body);
   const double total = timed_loop(state, watch, body);
   set_counters(state, attention_work(d), space, total, extra);
 }

@@ -108,6 +108,17 @@ class MemoryProbe {
   size_t free_before_ = 0;
 };
 
+// GPU rows make one warm-up call (it grows the handle's workspaces before the
+// timing) and return the device memory it kept; CPU rows return 0 untouched.
+template <class Body>
+double warm_up_extra_bytes(Space space, seqattn_handle handle, const MemoryProbe& probe,
+                           Body&& body) {
+  if (space != Space::kCuda) return 0.0;
+  body();
+  check(seqattn_synchronize(handle), "seqattn_synchronize");
+  return probe.extra_bytes();
+}
+
 size_t gpu_free_bytes();  // cudaMemGetInfo, after synchronising the device
 void gpu_copy_to_host(void* host, const void* device, size_t bytes);
 

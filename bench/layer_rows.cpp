@@ -73,12 +73,7 @@ void seqattn_gru_row(benchmark::State& state, Space space, seqattn_gru_variant v
   GruInputs in(space, d, variant, 5);
   MemoryProbe probe(space);
   auto body = [&] { seqattn_gru(handle, d, variant, in); };
-  double extra = 0.0;
-  if (space == Space::kCuda) {
-    body();
-    check(seqattn_synchronize(handle), "seqattn_synchronize");
-    extra = probe.extra_bytes();
-  }
+  const double extra = warm_up_extra_bytes(space, handle, probe, body);
   const double total = timed_loop(state, watch, body);
   set_counters(state, gru_work(d, variant), space, total, extra);
 }
@@ -136,12 +131,7 @@ void dense_row(benchmark::State& state, Space space, Activation act) {
                                 act.value, in.y.f()),
           "seqattn_dense_forward");
   };
-  double extra = 0.0;
-  if (space == Space::kCuda) {
-    body();
-    check(seqattn_synchronize(handle), "seqattn_synchronize");
-    extra = probe.extra_bytes();
-  }
+  const double extra = warm_up_extra_bytes(space, handle, probe, body);
   const double total = timed_loop(state, watch, body);
   const double R = double(rows), I = in_dim, O = out_dim;
   Work w;
