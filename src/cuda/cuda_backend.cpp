@@ -77,46 +77,47 @@ class CudaBackend final : public Backend {
   }
 
   void additive_attention(const AttentionArgs& a) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::additive_attention(ctx_, a);
+    on_device([&] { cuda::additive_attention(ctx_, a); });
   }
   void project_keys(const ProjectKeysArgs& a) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::project_keys(ctx_, a);
+    on_device([&] { cuda::project_keys(ctx_, a); });
   }
   void additive_attention_projected(const ProjectedAttentionArgs& a) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::additive_attention_projected(ctx_, a);
+    on_device([&] { cuda::additive_attention_projected(ctx_, a); });
   }
   void attention_pooling(const PoolingArgs& a) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::attention_pooling(ctx_, a);
+    on_device([&] { cuda::attention_pooling(ctx_, a); });
   }
   void rnn(const RnnArgs& a) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::rnn(ctx_, a);
+    on_device([&] { cuda::rnn(ctx_, a); });
   }
   void dense(const DenseArgs& a) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::dense(ctx_, a);
+    on_device([&] { cuda::dense(ctx_, a); });
   }
 
   void gather_rows(const float* table, int64_t vocab, int64_t dim, const int32_t* ids, int64_t rows,
                    float* out) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::launch_gather_rows(table, vocab, dim, ids, rows, out, d_gather_flag_, ctx_.stream());
+    on_device([&] {
+      cuda::launch_gather_rows(table, vocab, dim, ids, rows, out, d_gather_flag_, ctx_.stream());
+    });
   }
   void argmax_rows(const float* x, int64_t rows, int64_t cols, int32_t* ids) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::launch_argmax_rows(x, rows, cols, ids, ctx_.stream());
+    on_device([&] { cuda::launch_argmax_rows(x, rows, cols, ids, ctx_.stream()); });
   }
   void concat_rows(const float* a, int64_t da, const float* b, int64_t db, int64_t rows,
                    float* out) override {
-    DeviceGuard guard(ctx_.device());
-    cuda::launch_concat_rows(a, da, b, db, rows, out, ctx_.stream());
+    on_device([&] { cuda::launch_concat_rows(a, da, b, db, rows, out, ctx_.stream()); });
   }
 
  private:
+  // Every op: the handle's device current for the call, then the host side of
+  // src/cuda/ (which enqueues on the handle's stream).
+  template <class F>
+  void on_device(F&& op) {
+    DeviceGuard guard(ctx_.device());
+    op();
+  }
+
   // Called by synchronize. The ids reaching gather_rows are validated host
   // tokens or argmax results, so a set flag is a bug of ours; it fails the
   // synchronize (a model call then returns an error) and is cleared, so the
