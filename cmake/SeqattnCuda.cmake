@@ -1,5 +1,7 @@
 # The CUDA backend's sources: host side in src/cuda/ (C++, compiled by the host
-# compiler), device code in kernels/ (nvcc). Included from SeqattnSources.cmake
+# compiler), device code in kernels/ (nvcc). kernels/ is self-contained: each
+# <op>.cu has its params and launchers in <op>.cuh beside it, which src/cuda/
+# includes as "kernels/<op>.cuh"; nothing in kernels/ includes from src/. Included from SeqattnSources.cmake
 # before add_library(seqattn), so per-file properties carry the nvcc flags.
 set(SEQATTN_CUDA_KERNELS
   kernels/attention.cu
@@ -12,6 +14,7 @@ set(SEQATTN_CUDA_SOURCES
   src/cuda/context.cpp
   src/cuda/cuda_backend.cpp
   src/cuda/attention.cpp
+  src/cuda/pooling.cpp
   src/cuda/rnn.cpp
   src/cuda/dense.cpp
   ${SEQATTN_CUDA_KERNELS})

@@ -25,6 +25,10 @@ target_include_directories(seqattn
   PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
          $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
   PRIVATE ${PROJECT_SOURCE_DIR}/src)
+# src/cuda/ includes the launchers' headers as "kernels/<op>.cuh".
+if(SEQATTN_WITH_CUDA)
+  target_include_directories(seqattn PRIVATE ${PROJECT_SOURCE_DIR})
+endif()
 target_compile_definitions(seqattn PRIVATE SEQATTN_BUILDING_LIBRARY
                            $<$<BOOL:${SEQATTN_WITH_CUDA}>:SEQATTN_WITH_CUDA>)
 target_link_libraries(seqattn PRIVATE seqattn_warnings)

@@ -1,8 +1,8 @@
 // Fused additive (Bahdanau) attention: energies, masked softmax and context of
 // a tile of decoder steps in one kernel, all decoder steps at once.
 //
-// What it computes (DESIGN.md §1), for b < B, t < Td, with Le = enc_lengths[b]
-// and Ld = dec_lengths[b]:
+// What it computes (docs/math.md#additive-attention, in the kernel's terms), for
+// b < B, t < Td, with Le = enc_lengths[b] and Ld = dec_lengths[b]:
 //
 //   e[b,t,i]     = Σ_a v[a]·tanh(keys[b,i,a] + q[b,t,a] + bias[a])   i < Le
 //   w[b,t,:]     = softmax_i e[b,t,:]                0 for i >= Le
@@ -72,8 +72,8 @@
 #include <cstdint>
 #include <string>
 
-#include "cuda/check.hpp"
-#include "cuda/kernels.hpp"
+#include "attention.cuh"
+#include "check.cuh"
 #include "device_utils.cuh"
 
 namespace seqattn::cuda {
@@ -362,16 +362,17 @@ int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_s
 void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream) {
   // Tile indices are int: a tile's last index must not pass INT_MAX.
   if (p.enc_steps > INT_MAX - kBI || p.dec_steps > INT_MAX - kMaxWarps * kTT)
-    fail(SEQATTN_ERROR_UNSUPPORTED, "fused attention: enc_steps and dec_steps must be below " +
-                                        std::to_string(INT_MAX - kBI) + " on a CUDA handle");
+    launch_fail(SEQATTN_ERROR_UNSUPPORTED,
+                "fused attention: enc_steps and dec_steps must be below " +
+                    std::to_string(INT_MAX - kBI) + " on a CUDA handle");
   if (p.queries_ld % 4 != 0 || reinterpret_cast<uintptr_t>(p.queries) % 16 != 0)
-    fail(SEQATTN_ERROR_INTERNAL, "fused attention: queries must have 16-byte aligned rows");
+    launch_fail(SEQATTN_ERROR_INTERNAL, "fused attention: queries must have 16-byte aligned rows");
   const int nw = warps_for(p.dec_steps);
   const int block_rows = kTT * nw;
   const int tiles_per_row = int(ceil_div(p.dec_steps, block_rows));
   const bool scores_shared = attention_scratch_floats(p.batch, p.dec_steps, p.enc_steps) == 0;
   if (!scores_shared && !p.scores)
-    fail(SEQATTN_ERROR_INTERNAL, "fused attention: energy scratch missing");
+    launch_fail(SEQATTN_ERROR_INTERNAL, "fused attention: energy scratch missing");
   const bool keys_vec =
       p.keys_ld % 4 == 0 && reinterpret_cast<uintptr_t>(p.keys) % 16 == 0;
 
@@ -380,8 +381,9 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
                        (scores_shared ? size_t(block_rows) * attention_scores_ld(p.enc_steps) : 0));
   const auto kernel = fast_math ? fused_attention_kernel<true> : fused_attention_kernel<false>;
   if (smem > 48 * 1024)  // beyond the default limit a kernel must opt in
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
-          "cudaFuncSetAttribute (fused attention shared memory)");
+    launch_check(
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
+        "cudaFuncSetAttribute (fused attention shared memory)");
   const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * tiles_per_row, INT_MAX);
   kernel<<<unsigned(blocks), unsigned(32 * nw), smem, stream>>>(p, tiles_per_row, scores_shared,
                                                                 keys_vec);

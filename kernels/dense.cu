@@ -13,8 +13,8 @@
 #include <climits>
 #include <cmath>
 
-#include "cuda/check.hpp"
-#include "cuda/kernels.hpp"
+#include "dense.cuh"
+#include "check.cuh"
 #include "device_utils.cuh"
 
 namespace seqattn::cuda {

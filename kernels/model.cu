@@ -44,8 +44,8 @@
 #include <climits>
 #include <cmath>
 
-#include "cuda/check.hpp"
-#include "cuda/kernels.hpp"
+#include "model.cuh"
+#include "check.cuh"
 #include "device_utils.cuh"
 
 namespace seqattn::cuda {
@@ -164,12 +164,12 @@ void launch_argmax_rows(const float* x, int64_t rows, int64_t cols, int32_t* ids
 void launch_concat_rows(const float* a, int64_t da, const float* b, int64_t db, int64_t rows,
                         float* out, cudaStream_t stream) {
   const size_t f = sizeof(float), pitch = size_t(da + db) * f;
-  check(cudaMemcpy2DAsync(out, pitch, a, size_t(da) * f, size_t(da) * f, size_t(rows),
-                          cudaMemcpyDeviceToDevice, stream),
-        "cudaMemcpy2DAsync (concat_rows, left columns)");
-  check(cudaMemcpy2DAsync(out + da, pitch, b, size_t(db) * f, size_t(db) * f, size_t(rows),
-                          cudaMemcpyDeviceToDevice, stream),
-        "cudaMemcpy2DAsync (concat_rows, right columns)");
+  launch_check(cudaMemcpy2DAsync(out, pitch, a, size_t(da) * f, size_t(da) * f, size_t(rows),
+                                 cudaMemcpyDeviceToDevice, stream),
+               "cudaMemcpy2DAsync (concat_rows, left columns)");
+  launch_check(cudaMemcpy2DAsync(out + da, pitch, b, size_t(db) * f, size_t(db) * f,
+                                 size_t(rows), cudaMemcpyDeviceToDevice, stream),
+               "cudaMemcpy2DAsync (concat_rows, right columns)");
 }
 
 }  // namespace seqattn::cuda

@@ -19,8 +19,8 @@
 #include <climits>
 #include <cmath>
 
-#include "cuda/check.hpp"
-#include "cuda/kernels.hpp"
+#include "pooling.cuh"
+#include "check.cuh"
 #include "device_utils.cuh"
 
 namespace seqattn::cuda {
@@ -103,7 +103,8 @@ int64_t pooling_scratch_floats(int32_t batch, int32_t steps) {
 
 void launch_attention_pooling(const PoolingParams& p, cudaStream_t stream) {
   const bool scores_shared = pooling_scratch_floats(p.batch, p.steps) == 0;
-  if (!scores_shared && !p.scores) fail(SEQATTN_ERROR_INTERNAL, "pooling: score scratch missing");
+  if (!scores_shared && !p.scores)
+    launch_fail(SEQATTN_ERROR_INTERNAL, "pooling: score scratch missing");
   const size_t smem = scores_shared ? sizeof(float) * size_t(p.steps) : 0;
   attention_pooling_kernel<<<unsigned(p.batch), kThreads, smem, stream>>>(p, scores_shared);
   check_launch("attention pooling kernel launch");

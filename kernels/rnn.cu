@@ -20,8 +20,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cuda/check.hpp"
-#include "cuda/kernels.hpp"
+#include "rnn.cuh"
+#include "check.cuh"
 #include "device_utils.cuh"
 
 namespace seqattn::cuda {
@@ -63,7 +63,7 @@ __global__ void __launch_bounds__(kThreads) gru_reset_gate_kernel(const RnnStepP
 
 __global__ void __launch_bounds__(kThreads) rnn_step_kernel(const RnnStepParams p) {
   const int64_t H = p.units, n = int64_t(p.batch) * H;
-  const int64_t GH = p.cell == RnnCell::kSimple ? H : 3 * H;
+  const int64_t GH = p.cell == RnnStepCell::kSimple ? H : 3 * H;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += stride) {
     const int b = int(idx / H);
@@ -74,13 +74,13 @@ __global__ void __launch_bounds__(kThreads) rnn_step_kernel(const RnnStepParams 
     const float* hp = p.hproj + int64_t(b) * GH;
     const float h = p.h[idx];
     float h_new;
-    if (p.cell == RnnCell::kSimple) {
+    if (p.cell == RnnStepCell::kSimple) {
       h_new = tanhf(x[j] + bias_at(p.bias_x, j) + hp[j]);
     } else {
       const float xz = x[j] + bias_at(p.bias_x, j);
       const float xh = x[2 * H + j] + bias_at(p.bias_x, 2 * H + j);
       float z, c;
-      if (p.cell == RnnCell::kGruResetAfter) {
+      if (p.cell == RnnStepCell::kGruResetAfter) {
         z = sigmoid(xz + hp[j] + bias_at(p.bias_h, j));
         const float r = sigmoid(x[H + j] + bias_at(p.bias_x, H + j) + hp[H + j] +
                                 bias_at(p.bias_h, H + j));

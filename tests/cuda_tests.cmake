@@ -18,7 +18,7 @@ endif()
 if(SEQATTN_WITH_CUDA)
   add_executable(seqattn_cuda_model_ops_tests cuda/test_cuda_model_ops.cpp
                  "${PROJECT_SOURCE_DIR}/kernels/model.cu")
-  target_include_directories(seqattn_cuda_model_ops_tests PRIVATE "${PROJECT_SOURCE_DIR}/src")
+  target_include_directories(seqattn_cuda_model_ops_tests PRIVATE "${PROJECT_SOURCE_DIR}")
   target_link_libraries(seqattn_cuda_model_ops_tests PRIVATE seqattn GTest::gtest_main
                                                              CUDA::cudart seqattn_warnings)
   gtest_discover_tests(seqattn_cuda_model_ops_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES

@@ -11,8 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "cuda/kernels.hpp"
 #include "cuda/ops.hpp"
+#include "kernels/attention.cuh"
+#include "kernels/dense.cuh"
 
 namespace seqattn::cuda {
 namespace {

@@ -30,8 +30,4 @@ inline void check(cublasStatus_t s, const char* what) {
   fail(status, std::string(what) + ": " + cublasGetStatusName(s) + ": " + cublasGetStatusString(s));
 }
 
-// After a launch: a bad configuration surfaces here, named, rather than at
-// some later synchronisation.
-inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
-
 }  // namespace seqattn::cuda

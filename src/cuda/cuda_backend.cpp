@@ -12,8 +12,9 @@
 #include "core/error.hpp"
 #include "cuda/check.hpp"
 #include "cuda/context.hpp"
-#include "cuda/kernels.hpp"
 #include "cuda/ops.hpp"
+#include "kernels/check.cuh"
+#include "kernels/model.cuh"
 
 namespace seqattn {
 namespace {
@@ -111,11 +112,17 @@ class CudaBackend final : public Backend {
 
  private:
   // Every op: the handle's device current for the call, then the host side of
-  // src/cuda/ (which enqueues on the handle's stream).
+  // src/cuda/ (which enqueues on the handle's stream). A launcher of kernels/
+  // reports failure as LaunchError (kernels/ knows nothing of src/); it leaves
+  // here as seqattn::Error with the same status and message.
   template <class F>
   void on_device(F&& op) {
     DeviceGuard guard(ctx_.device());
-    op();
+    try {
+      op();
+    } catch (const cuda::LaunchError& e) {
+      fail(e.status(), e.what());
+    }
   }
 
   // Called by synchronize. The ids reaching gather_rows are validated host

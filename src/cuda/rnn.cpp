@@ -12,10 +12,22 @@
 #include <cstdint>
 
 #include "cuda/check.hpp"
-#include "cuda/kernels.hpp"
 #include "cuda/ops.hpp"
+#include "kernels/rnn.cuh"
 
 namespace seqattn::cuda {
+namespace {
+
+RnnStepCell step_cell(RnnCell cell) {
+  switch (cell) {
+    case RnnCell::kGruResetAfter: return RnnStepCell::kGruResetAfter;
+    case RnnCell::kGruResetBefore: return RnnStepCell::kGruResetBefore;
+    case RnnCell::kSimple: break;
+  }
+  return RnnStepCell::kSimple;
+}
+
+}  // namespace
 
 void rnn(CudaContext& ctx, const RnnArgs& r) {
   const int64_t B = r.dims.batch, T = r.dims.steps, I = r.dims.input_dim, H = r.dims.units;
@@ -47,7 +59,7 @@ void rnn(CudaContext& ctx, const RnnArgs& r) {
   p.steps = r.dims.steps;
   p.units = r.dims.units;
   p.reverse = r.reverse;
-  p.cell = r.cell;
+  p.cell = step_cell(r.cell);
   p.lengths = ctx.stage_lengths(r.lengths, size_t(B), reinterpret_cast<int32_t*>(ws + lengths_at));
   p.xproj = xproj;
   // Bias rows: reset-after has an input row and a recurrent row of G·H each.

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/kernels.hpp"
+#include "kernels/model.cuh"
 #include "seqattn/seqattn.h"
 
 namespace {

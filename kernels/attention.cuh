@@ -1,0 +1,39 @@
+// The fused additive-attention kernel of kernels/attention.cu: its parameters
+// and launcher, called by the host side in src/cuda/attention.cpp. The math is
+// docs/math.md#additive-attention. Tensor pointers are device memory;
+// the lengths arrays are device copies of the caller's host arrays. The
+// launcher enqueues on `stream`, returns at once, and throws LaunchError
+// (kernels/check.cuh) if the launch itself fails.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace seqattn::cuda {
+
+struct FusedAttentionParams {
+  int32_t batch, enc_steps, dec_steps, enc_dim, units;  // B, Te, Td, He, A
+  const float* keys;           // [B, Te, keys_ld], first A columns used
+  int64_t keys_ld;             // >= A
+  const float* queries;        // [B, Td, queries_ld] = s·U; 16-byte aligned rows
+  int64_t queries_ld;          // >= A, a multiple of 4
+  const float* bias;           // [A] added to every query, or nullptr
+  const float* v;              // [A]
+  const float* values;         // h [B, Te, He]
+  const int32_t* enc_lengths;  // [B] or nullptr (all Te)
+  const int32_t* dec_lengths;  // [B] or nullptr (all Td)
+  float* context;              // [B, Td, He]
+  float* weights;              // [B, Td, Te] or nullptr
+  float* scores;               // [B, Td, attention_scores_ld(Te)] when
+                               // attention_scratch_floats() > 0, else unused
+};
+
+// Row length of the energy scratch: Te rounded up to 4, for 16-byte rows.
+int64_t attention_scores_ld(int32_t enc_steps);
+// Floats of global scratch the fused kernel needs for B, Td, Te: 0 when a
+// block's energies fit in shared memory.
+int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps);
+void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream);
+
+}  // namespace seqattn::cuda
