@@ -6,6 +6,7 @@ set(SEQATTN_CPU_SOURCES
   src/cpu/pooling.cpp
   src/cpu/rnn.cpp
   src/cpu/dense.cpp
+  src/cpu/model_ops.cpp
   src/cpu/cpu_backend.cpp
   src/model/safetensors.cpp
   src/model/model.cpp

@@ -1,13 +1,11 @@
-// The CPU backend: host memory and the reference loops.
-#include <algorithm>
+// The CPU backend: host memory, and the reference loops of src/cpu/<op>.cpp
+// (the model helpers in src/cpu/model_ops.cpp).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <string>
 
 #include "core/backend.hpp"
-#include "core/error.hpp"
 #include "cpu/reference.hpp"
 
 namespace seqattn {
@@ -46,25 +44,14 @@ class CpuBackend final : public Backend {
 
   void gather_rows(const float* table, int64_t vocab, int64_t dim, const int32_t* ids,
                    int64_t rows, float* out) override {
-    for (int64_t r = 0; r < rows; ++r) {
-      if (ids[r] < 0 || ids[r] >= vocab)
-        fail(SEQATTN_ERROR_INTERNAL, "gather_rows: token id " + std::to_string(ids[r]) +
-                                         " outside the vocabulary [0, " + std::to_string(vocab) +
-                                         ")");
-      std::copy_n(table + ids[r] * dim, dim, out + r * dim);
-    }
+    cpu::gather_rows(table, vocab, dim, ids, rows, out);
   }
   void argmax_rows(const float* x, int64_t rows, int64_t cols, int32_t* ids) override {
-    for (int64_t r = 0; r < rows; ++r)
-      ids[r] = static_cast<int32_t>(std::max_element(x + r * cols, x + (r + 1) * cols) -
-                                    (x + r * cols));
+    cpu::argmax_rows(x, rows, cols, ids);
   }
   void concat_rows(const float* a, int64_t da, const float* b, int64_t db, int64_t rows,
                    float* out) override {
-    for (int64_t r = 0; r < rows; ++r) {
-      std::copy_n(a + r * da, da, out + r * (da + db));
-      std::copy_n(b + r * db, db, out + r * (da + db) + da);
-    }
+    cpu::concat_rows(a, da, b, db, rows, out);
   }
 };
 

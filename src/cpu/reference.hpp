@@ -1,5 +1,5 @@
 // The CPU reference path: plain loops that state the math of docs/math.md
-// (DESIGN.md §1) directly, accumulating in double. It is the oracle every GPU
+// directly, accumulating in double. It is the oracle every GPU
 // result is checked against, so it is written to be obviously right first;
 // the only concession to speed is OpenMP over the batch, where rows are
 // independent.
@@ -40,6 +40,14 @@ void additive_attention_projected(const ProjectedAttentionArgs& args);
 void attention_pooling(const PoolingArgs& args);
 void rnn(const RnnArgs& args);
 void dense(const DenseArgs& args);
+
+// The model helpers of Backend (src/cpu/model_ops.cpp).
+void gather_rows(const float* table /* [vocab, dim] */, int64_t vocab, int64_t dim,
+                 const int32_t* ids /* [rows] */, int64_t rows, float* out /* [rows, dim] */);
+void argmax_rows(const float* x /* [rows, cols] */, int64_t rows, int64_t cols,
+                 int32_t* ids /* [rows] */);
+void concat_rows(const float* a /* [rows, da] */, int64_t da, const float* b /* [rows, db] */,
+                 int64_t db, int64_t rows, float* out /* [rows, da + db] */);
 
 // Numerically safe masked softmax over e[0, n): subtracts the maximum, writes
 // p[0, n). n == 0 writes nothing.
