@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
-#include "core/guard.hpp"
-#include "core/handle.hpp"
-#include "core/validate.hpp"
+#include "guard.hpp"
+#include "handle.hpp"
+#include "validate.hpp"
 #include "model/safetensors.hpp"
 #include "seqattn/seqattn.h"
 

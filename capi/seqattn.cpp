@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
-#include "core/guard.hpp"
-#include "core/handle.hpp"
-#include "core/validate.hpp"
+#include "guard.hpp"
+#include "handle.hpp"
+#include "validate.hpp"
 
 namespace seqattn {
 
@@ -47,6 +47,25 @@ void check_attention_dims(const seqattn_attention_dims* d) {
   check::elements("U [Hd, A]", {d->dec_dim, d->units});
   check::elements("context_out [B, Td, He]", {d->batch, d->dec_steps, d->enc_dim});
   check::elements("weights_out [B, Td, Te]", {d->batch, d->dec_steps, d->enc_steps});
+}
+
+// The arguments the one-phase forward and the two-phase forward_projected
+// share, checked in each one's argument order: the key source is W (after
+// decoder_out) for the one-phase form, keys (before it) for the two-phase one.
+void check_attention_forward(const seqattn_attention_dims* dims, const float* encoder_out,
+                             const float* decoder_out, const float* key_source, bool projected,
+                             const float* U, const float* v, const float* context_out,
+                             const int32_t* enc_lengths, const int32_t* dec_lengths) {
+  check_attention_dims(dims);
+  check::not_null(encoder_out, "encoder_out");
+  if (projected) check::not_null(key_source, "keys");
+  check::not_null(decoder_out, "decoder_out");
+  if (!projected) check::not_null(key_source, "W");
+  check::not_null(U, "U");
+  check::not_null(v, "v");
+  check::not_null(context_out, "context_out");
+  check::lengths(enc_lengths, dims->batch, "enc_lengths", dims->enc_steps, "dims->enc_steps");
+  check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
 }
 
 void check_rnn_dims(const seqattn_rnn_dims* d, int gates) {
@@ -225,15 +244,8 @@ seqattn_status seqattn_additive_attention_forward(
     float* weights_out) {
   return guard([&] {
     Backend& be = backend_of(handle);
-    check_attention_dims(dims);
-    check::not_null(encoder_out, "encoder_out");
-    check::not_null(decoder_out, "decoder_out");
-    check::not_null(W, "W");
-    check::not_null(U, "U");
-    check::not_null(v, "v");
-    check::not_null(context_out, "context_out");
-    check::lengths(enc_lengths, dims->batch, "enc_lengths", dims->enc_steps, "dims->enc_steps");
-    check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
+    check_attention_forward(dims, encoder_out, decoder_out, W, false, U, v, context_out,
+                            enc_lengths, dec_lengths);
     be.additive_attention(AttentionArgs{*dims, encoder_out, decoder_out, enc_lengths, dec_lengths,
                                         W, U, bias, v, context_out, weights_out});
   });
@@ -260,15 +272,8 @@ seqattn_status seqattn_additive_attention_forward_projected(
     float* weights_out) {
   return guard([&] {
     Backend& be = backend_of(handle);
-    check_attention_dims(dims);
-    check::not_null(encoder_out, "encoder_out");
-    check::not_null(keys, "keys");
-    check::not_null(decoder_out, "decoder_out");
-    check::not_null(U, "U");
-    check::not_null(v, "v");
-    check::not_null(context_out, "context_out");
-    check::lengths(enc_lengths, dims->batch, "enc_lengths", dims->enc_steps, "dims->enc_steps");
-    check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
+    check_attention_forward(dims, encoder_out, decoder_out, keys, true, U, v, context_out,
+                            enc_lengths, dec_lengths);
     be.additive_attention_projected(ProjectedAttentionArgs{*dims, encoder_out, keys, decoder_out,
                                                            enc_lengths, dec_lengths, U, v,
                                                            context_out, weights_out});

@@ -1,4 +1,5 @@
-// Argument checks used at the C boundary. Each throws Error(INVALID_ARGUMENT)
+// Argument checks of the C boundary (capi/), which validates every argument so
+// that the code below it can trust its input. Each throws Error(INVALID_ARGUMENT)
 // with a message naming the argument and the bound, e.g.
 //   "enc_lengths[3] = 41 exceeds enc_steps = 40".
 #pragma once

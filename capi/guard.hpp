@@ -1,6 +1,8 @@
-// The one place exceptions stop: every extern "C" function runs its body
-// through guard(), which turns seqattn::Error, std::bad_alloc and anything
-// else into a status and stores the message for seqattn_last_error().
+// The one place exceptions stop: every extern "C" function (capi/) runs its
+// body through guard(), which turns seqattn::Error, std::bad_alloc and anything
+// else into a status and stores the message for seqattn_last_error(). This is
+// the C layer's job, so it lives here and not in src/: the code below throws
+// and never knows about statuses-plus-messages.
 #pragma once
 
 #include <new>
@@ -10,6 +12,7 @@
 
 namespace seqattn {
 
+// The thread-local text of seqattn_last_error(); defined in capi/seqattn.cpp.
 void set_last_error(const char* message) noexcept;
 
 template <class F>

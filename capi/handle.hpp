@@ -1,4 +1,5 @@
-// What a seqattn_handle points to: the backend of its device (which holds the
+// What a seqattn_handle points to (the C layer's own struct, opaque to users
+// and unknown to src/): the backend of its device (which holds the
 // math mode), and the allocations made through seqattn_malloc (so seqattn_free can refuse
 // a pointer it does not own, and destroy can release what is left).
 #pragma once
