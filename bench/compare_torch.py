@@ -381,7 +381,7 @@ def main() -> int:
         f"- median of {args.repeat} runs after {args.warmup} warm-up runs, CUDA events, L2 "
         "overwritten before each run; plain FP32 unless marked tf32",
         "- ratios are the peer's time over seqattn's (above 1: seqattn is faster), except the "
-        "GRU's seqattn / peer (the DESIGN.md target is at most 1.25)",
+        "GRU's seqattn / peer (the target is at most 1.25)",
         "", "## Additive attention (He = Hd = H = 256)", ""]
     rows = []
     for sh in shapes(args.quick):

@@ -1,4 +1,4 @@
-"""An independent numpy forward pass of the seqattn models (DESIGN.md §1), used
+"""An independent numpy forward pass of the seqattn models (docs/math.md), used
 to check the Keras fixtures and the exported date model.
 
 It shares no code with seq2seq_keras.py or Keras: it reads the safetensors

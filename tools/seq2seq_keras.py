@@ -63,7 +63,7 @@ class OneHot(keras.layers.Layer):
 
 
 class AdditiveAttention(keras.layers.Layer):
-    """Bahdanau attention of DESIGN.md §1, written from its math.
+    """Bahdanau attention of docs/math.md, written from its math.
 
         keys[b,i]  = h[b,i] . W + bias                          [B, Ts, A]
         e[b,t,i]   = sum_a v[a] tanh(keys[b,i,a] + (s[b,t] . U)[a])

@@ -1,8 +1,8 @@
 /*
  * seqattn — fused additive attention and the recurrent layers around it.
  *
- * The stable C API. The math every function computes is in docs/math.md
- * (DESIGN.md §1); tensors are row-major float32, shapes are given beside each
+ * The stable C API. The math every function computes is in docs/math.md;
+ * tensors are row-major float32, shapes are given beside each
  * parameter. Every fallible function returns a seqattn_status and, on failure,
  * leaves a message naming the offending argument in seqattn_last_error().
  * A call that fails validation writes nothing.

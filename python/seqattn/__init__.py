@@ -2,7 +2,7 @@
 
 A ctypes binding over libseqattn's C API (include/seqattn/seqattn.h). Tensors
 are numpy arrays on CPU handles and CUDA arrays (CuPy, PyTorch) on CUDA
-handles; the math of each function is DESIGN.md §1.
+handles; the math of each function is docs/math.md.
 
     import numpy as np, seqattn
     with seqattn.Handle() as h:

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md §1 as Python functions over a Handle.
+"""The layers of docs/math.md as Python functions over a Handle.
 
 Each function checks shapes and dtypes (ValueError/TypeError naming the
 argument), allocates its outputs unless given `out=` (and `weights_out=`,

@@ -1,4 +1,4 @@
-"""DESIGN.md §1 in float64 numpy, written from the formulas (not from src/cpu).
+"""docs/math.md in float64 numpy, written from the formulas (not from src/cpu).
 
 The oracle of the binding tests: vectorised where the math is (the attention
 score tensor [B, Td, Te, A] is materialised, which is fine at test sizes), a

@@ -1,4 +1,4 @@
-"""Every op on a CPU handle against the float64 reference of DESIGN.md §1.
+"""Every op on a CPU handle against the float64 reference of docs/math.md.
 
 Odd cases pass out= buffers filled with NaN, so an element the library forgets
 to write (a masked weight, a row past dec_lengths) shows up as a mismatch.

@@ -1,4 +1,4 @@
-// The tests' own oracle: DESIGN.md §1 written out again in double precision,
+// The tests' own oracle: docs/math.md written out again in double precision,
 // independently of src/cpu (which the tests do not include). It favours being
 // an obvious transcription of the formulas over speed; inputs are tiny.
 #pragma once

@@ -1,5 +1,5 @@
 // Additive attention through the C API on a CPU handle: a case worked out by
-// hand, the oracle on odd shapes, the invariants of DESIGN.md §1 (masking,
+// hand, the oracle on odd shapes, the invariants of docs/math.md#additive-attention (masking,
 // permutation, two-phase = one-phase) and the edge cases.
 #include <algorithm>
 #include <numeric>

@@ -1,6 +1,6 @@
 // GRU (both variants) and SimpleRNN through the C API on a CPU handle: cases
 // worked out by hand, the oracle on odd shapes, and the lengths / REVERSE /
-// h0 rules of DESIGN.md §1.
+// h0 rules of docs/math.md#lengths-and-direction-gru-and-simplernn.
 #include "oracle.hpp"
 #include "test_util.hpp"
 

@@ -1,4 +1,4 @@
-// Every bad-input rule of the C API (DESIGN.md §2): each test starts from a
+// Every bad-input rule of the C API (include/seqattn/seqattn.h): each test starts from a
 // valid call whose outputs hold sentinels, breaks one argument, and expects
 // SEQATTN_ERROR_INVALID_ARGUMENT, a message that begins with the argument's
 // name, and every output untouched ("writes nothing").

@@ -33,7 +33,7 @@ const Shape kShapes[] = {
     {"one_step", {5, 77, 1, 19, 23, 29}},  // step-wise decoding
     // The largest dimensions asked of the kernel; energies in global scratch.
     {"large", {1, 1024, 9, 1024, 16, 1024}},
-    {"reference", {64, 128, 128, 256, 256, 256}},  // DESIGN.md §4
+    {"reference", {64, 128, 128, 256, 256, 256}},  // the benchmarks' reference shape
 };
 
 struct Inputs {

@@ -21,7 +21,7 @@
 
 namespace seqattn_cuda_test {
 
-// The precise-math tolerance of DESIGN.md: |got - ref| <= 1e-5 + 1e-4·|ref|.
+// The precise-math tolerance (docs/math.md#tolerances): |got - ref| <= 1e-5 + 1e-4·|ref|.
 inline constexpr double kAtol = 1e-5;
 inline constexpr double kRtol = 1e-4;
 

@@ -5,7 +5,7 @@
 //     files and reading the Keras fixtures;
 //   - random models of every configuration the format allows;
 //   - a reference implementation of the model in double precision, straight
-//     from docs/model-format.md and DESIGN.md §1 (explicit one-hot vectors,
+//     from docs/model-format.md and docs/math.md (explicit one-hot vectors,
 //     per-row loops), the oracle for scoring and greedy decoding;
 //   - RAII owners for handles and models, and tolerant comparisons.
 #pragma once
@@ -328,7 +328,7 @@ class Reference {
 
   static double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-  // DESIGN.md §1, both variants; kernel [I, 3H], recurrent [H, 3H], blocks z, r, h.
+  // docs/math.md#gru-keras-layout, both variants; kernel [I, 3H], recurrent [H, 3H], blocks z, r, h.
   std::vector<double> gru_step(const std::vector<double>& x, const std::vector<double>& h,
                                const std::string& prefix, size_t H) const {
     const std::vector<double>& K = w(prefix + "kernel");
