@@ -61,7 +61,7 @@
 //   on top of PRECISE's tolerance. With v ~ U(-1/√A, 1/√A), Σ|v| ≈ √A/2: for
 //   A = 256, Δ ≈ 0.0039 and ρ ≈ 0.8%. It is a worst case (every tanh erring by
 //   its full bound, in the same direction); typical errors are far smaller.
-//   tests/cuda/attention_test.cpp checks FAST against exactly this bound.
+//   tests/cuda/test_attention.cpp checks FAST against exactly this bound.
 //   (Derived from the PTX ISA's stated errors; no GPU was available when this
 //   was written, so the measured error on hardware is still to be added here.)
 #include <cuda_runtime.h>

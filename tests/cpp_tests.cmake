@@ -14,6 +14,8 @@ add_executable(seqattn_cpp_tests
   cpp/enum_calls.c)
 target_link_libraries(seqattn_cpp_tests PRIVATE seqattn GTest::gtest_main Threads::Threads
                                                 seqattn_warnings)
+# The helpers both suites share: tests/common/ (test_util.hpp, oracle.hpp).
+target_include_directories(seqattn_cpp_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/common)
 # Exported, so that a sanitizer runtime loaded as a shared library finds the
 # __asan_default_options that test_api.cpp defines.
 set_target_properties(seqattn_cpp_tests PROPERTIES ENABLE_EXPORTS ON)

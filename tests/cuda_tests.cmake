@@ -4,11 +4,13 @@
 # C API plus the CUDA runtime, for streams, graphs and cudaMemGetInfo.
 if(SEQATTN_WITH_CUDA)
   add_executable(seqattn_cuda_tests
-    cuda/attention_test.cpp
-    cuda/layers_test.cpp
-    cuda/handle_test.cpp)
+    cuda/test_attention.cpp
+    cuda/test_layers.cpp
+    cuda/test_handle.cpp)
   target_link_libraries(seqattn_cuda_tests PRIVATE seqattn GTest::gtest_main CUDA::cudart
                                                    seqattn_warnings)
+  # The helpers both suites share: tests/common/ (test_util.hpp, oracle.hpp).
+  target_include_directories(seqattn_cuda_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/common)
   gtest_discover_tests(seqattn_cuda_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES
                        PROPERTIES LABELS cuda)
 endif()

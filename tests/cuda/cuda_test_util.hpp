@@ -17,7 +17,7 @@
 
 #include "seqattn/seqattn.h"
 
-#include "../cpp/test_util.hpp"
+#include "test_util.hpp"
 
 namespace seqattn_cuda_test {
 
