@@ -9,6 +9,9 @@ set(SEQATTN_CPU_SOURCES
   src/cpu/model_ops.cpp
   src/cpu/cpu_backend.cpp
   src/model/safetensors.cpp
+  src/model/config.cpp
+  src/model/block_cache.cpp
+  src/model/vocab.cpp
   src/model/model.cpp
   capi/model.cpp)
 

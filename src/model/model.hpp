@@ -29,85 +29,11 @@
 #include <vector>
 
 #include "core/backend.hpp"
+#include "model/block_cache.hpp"
+#include "model/config.hpp"
 #include "model/safetensors.hpp"
 
 namespace seqattn::model {
-
-enum class Tokenization { kChars, kWords };
-
-// Bounds on config values: every dimension also appears in a tensor's shape, so
-// these only keep the arithmetic in int32 before the shapes are compared.
-inline constexpr int64_t kMaxDim = int64_t(1) << 24;
-inline constexpr size_t kMaxVocab = size_t(1) << 24;
-
-struct Config {
-  int32_t encoder_units = 0;  // H (per direction)
-  bool bidirectional = false;
-  int32_t encoder_embedding_dim = 0;  // 0: one-hot
-  int32_t decoder_units = 0;          // Hd (== He)
-  int32_t decoder_embedding_dim = 0;  // 0: one-hot
-  int32_t attention_units = 0;        // A
-  bool attention_bias = false;
-  RnnCell gru = RnnCell::kGruResetAfter;
-  Tokenization tokenization = Tokenization::kChars;
-  bool lowercase_source = false;
-  std::vector<std::string> source_vocab, target_vocab;
-  int32_t source_pad = 0, source_unk = 0;
-  int32_t target_pad = 0, target_start = 0, target_end = 0;
-  int32_t max_source_len = 0, max_target_len = 0;
-  std::string name, description;
-
-  int32_t encoder_out_dim() const { return bidirectional ? 2 * encoder_units : encoder_units; }
-  int32_t source_vocab_size() const { return int32_t(source_vocab.size()); }
-  int32_t target_vocab_size() const { return int32_t(target_vocab.size()); }
-};
-
-// Reads and checks __metadata__ (format, format_version, config); throws
-// Error(FORMAT) naming the key or config field.
-Config parse_config(const st::File& file);
-
-// Blocks of a Backend's memory that a Model's buffers gave back, kept for the
-// next buffer of (nearly) the same size: repeated translate/score calls of the
-// same shapes allocate nothing (on CUDA, no cudaMalloc/cudaFree, which would
-// synchronise the device). Reuse is safe because all the work of one handle is
-// ordered on its one stream. Everything is released with the cache.
-class BlockCache {
- public:
-  explicit BlockCache(Backend& backend) : backend_(backend) {}
-  ~BlockCache();
-  BlockCache(const BlockCache&) = delete;
-  BlockCache& operator=(const BlockCache&) = delete;
-
-  // A block of at least `bytes` (at most twice that, so small requests do not
-  // pin large blocks); its real size in *capacity.
-  void* take(size_t bytes, size_t* capacity);
-  void give(void* ptr, size_t capacity) noexcept;
-
- private:
-  Backend& backend_;
-  std::multimap<size_t, void*> free_;  // capacity -> block
-};
-
-// Memory from a BlockCache, given back in the destructor; move-only.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(BlockCache& cache, size_t bytes);
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-
-  float* f32() const { return static_cast<float*>(ptr_); }
-  int32_t* i32() const { return static_cast<int32_t*>(ptr_); }
-  void reset() noexcept;
-
- private:
-  BlockCache* cache_ = nullptr;
-  void* ptr_ = nullptr;
-  size_t capacity_ = 0;
-};
 
 class Model {
  public:
