@@ -137,6 +137,16 @@ uint32_t seqattn_build_features(void) {
   return f;
 }
 
+const char* seqattn_cpu_info(void) {
+  thread_local std::string info;
+  try {
+    info = fast_cpu_info();
+  } catch (...) {
+    info.clear();
+  }
+  return info.c_str();
+}
+
 void seqattn_handle_options_init(seqattn_handle_options* options) {
   if (!options) return;
   *options = seqattn_handle_options{};
@@ -155,9 +165,10 @@ seqattn_status seqattn_handle_create(const seqattn_handle_options* options, seqa
       invalid("options->struct_size = " + std::to_string(options->struct_size) + " but expected " +
               std::to_string(sizeof(seqattn_handle_options)) +
               " (call seqattn_handle_options_init first)");
-    if (options->device != SEQATTN_DEVICE_CPU && options->device != SEQATTN_DEVICE_CUDA)
+    if (options->device != SEQATTN_DEVICE_CPU && options->device != SEQATTN_DEVICE_CUDA &&
+        options->device != SEQATTN_DEVICE_CPU_REFERENCE)
       invalid("options->device = " + std::to_string(int(options->device)) +
-              " is not a seqattn_device (CPU = 0, CUDA = 1)");
+              " is not a seqattn_device (CPU = 0, CUDA = 1, CPU_REFERENCE = 2)");
     if (options->math != SEQATTN_MATH_PRECISE && options->math != SEQATTN_MATH_FAST)
       invalid("options->math = " + std::to_string(int(options->math)) +
               " is not a seqattn_math (PRECISE = 0, FAST = 1)");
@@ -165,8 +176,11 @@ seqattn_status seqattn_handle_create(const seqattn_handle_options* options, seqa
       invalid("options->device_ordinal = " + std::to_string(options->device_ordinal) +
               " is negative");
     auto h = std::make_unique<seqattn_handle_s>();
-    h->backend = options->device == SEQATTN_DEVICE_CPU ? make_cpu_backend(*options)
-                                                       : make_cuda_backend(*options);
+    switch (options->device) {
+      case SEQATTN_DEVICE_CPU: h->backend = make_fast_cpu_backend(*options); break;
+      case SEQATTN_DEVICE_CPU_REFERENCE: h->backend = make_reference_backend(*options); break;
+      case SEQATTN_DEVICE_CUDA: h->backend = make_cuda_backend(*options); break;
+    }
     *out = h.release();
   });
 }

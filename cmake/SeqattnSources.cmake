@@ -8,6 +8,12 @@ set(SEQATTN_CPU_SOURCES
   src/cpu/dense.cpp
   src/cpu/model_ops.cpp
   src/cpu/cpu_backend.cpp
+  src/fast/attention.cpp
+  src/fast/rnn.cpp
+  src/fast/layers.cpp
+  src/fast/gemm.cpp
+  src/fast/kernels.cpp
+  src/fast/fast_backend.cpp
   src/model/safetensors.cpp
   src/model/config.cpp
   src/model/block_cache.cpp
@@ -39,9 +45,28 @@ target_link_libraries(seqattn PRIVATE seqattn_warnings)
 # nlohmann-json (Debian: nlohmann-json3-dev) parses model-file headers; header-only.
 find_package(nlohmann_json 3 REQUIRED)
 target_link_libraries(seqattn PRIVATE nlohmann_json::nlohmann_json)
-if(OpenMP_CXX_FOUND)
-  target_link_libraries(seqattn PRIVATE OpenMP::OpenMP_CXX)
-endif()
+target_link_libraries(seqattn PRIVATE OpenMP::OpenMP_CXX)
+
+# The fast CPU path: Google Highway (Debian libhwy-dev) compiles its kernels
+# for every SIMD target and dispatches at run time; OpenBLAS does the products.
+# The pthread build of OpenBLAS (Debian's default) is the one that may be
+# called from several threads at once; seqattn makes it single-threaded and
+# threads the calls itself (src/fast/parallel.hpp says why).
+find_package(hwy REQUIRED)
+target_link_libraries(seqattn PRIVATE hwy::hwy)
+# SSE4 is the oldest x86 target worth its compile time (SSSE3 adds nothing
+# here; the portable EMU128 fallback covers older processors), and SVE's
+# sizeless vectors cannot live in the kernels' register-tile arrays (NEON
+# serves aarch64).
+set_source_files_properties(src/fast/kernels.cpp PROPERTIES COMPILE_DEFINITIONS
+  "HWY_DISABLED_TARGETS=(HWY_SSSE3|HWY_SVE|HWY_SVE2|HWY_SVE_256|HWY_SVE2_128)")
+find_library(SEQATTN_OPENBLAS_LIBRARY NAMES openblas
+             HINTS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-pthread REQUIRED)
+find_path(SEQATTN_OPENBLAS_INCLUDE_DIR cblas.h
+          HINTS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-pthread /usr/include/openblas
+          REQUIRED)
+target_include_directories(seqattn SYSTEM PRIVATE ${SEQATTN_OPENBLAS_INCLUDE_DIR})
+target_link_libraries(seqattn PRIVATE ${SEQATTN_OPENBLAS_LIBRARY})
 if(SEQATTN_WITH_CUDA)
   target_link_libraries(seqattn PRIVATE ${SEQATTN_CUDA_LIBRARIES})
 endif()

@@ -67,10 +67,29 @@ SEQATTN_API const char* seqattn_last_error(void);
  * bit 1 = OpenMP in the CPU path. */
 enum { SEQATTN_FEATURE_CUDA = 1u, SEQATTN_FEATURE_OPENMP = 2u };
 SEQATTN_API uint32_t seqattn_build_features(void);
+/* What the fast CPU path runs on here, one line: the SIMD instruction set its
+ * kernels were dispatched to ("simd AVX3" for AVX-512, AVX2, SSE4, NEON, or
+ * EMU128 for the portable fallback), the BLAS and its kernels, and the
+ * threads it may use, e.g. "simd AVX3; OpenBLAS 0.3.21 ..., kernels for
+ * SkylakeX; threads 2". The pointer stays valid until this thread's next
+ * seqattn call. */
+SEQATTN_API const char* seqattn_cpu_info(void);
 
 /* ----------------------------------------------------------------- handles */
 
-typedef SEQATTN_ENUM(seqattn_device) { SEQATTN_DEVICE_CPU = 0, SEQATTN_DEVICE_CUDA = 1 } seqattn_device;
+/* SEQATTN_DEVICE_CPU is the fast CPU path: SIMD kernels picked at run time
+ * for the processor (SSE4, AVX2, AVX-512; NEON), OpenBLAS for the products,
+ * OpenMP threads. SEQATTN_DEVICE_CPU_REFERENCE is the double-precision
+ * reference: plain loops, slow, the oracle every other path is tested
+ * against. Both take host pointers. */
+typedef SEQATTN_ENUM(seqattn_device) {
+  SEQATTN_DEVICE_CPU = 0,
+  SEQATTN_DEVICE_CUDA = 1,
+  SEQATTN_DEVICE_CPU_REFERENCE = 2
+} seqattn_device; /* append-only */
+/* PRECISE: results within 1e-5 + 1e-4·|x| of the reference on every device.
+ * FAST: a cheaper tanh in the attention energies, with the bounds that
+ * docs/math.md states for each device ("Math modes"). */
 typedef SEQATTN_ENUM(seqattn_math) { SEQATTN_MATH_PRECISE = 0, SEQATTN_MATH_FAST = 1 } seqattn_math;
 
 typedef struct seqattn_handle_options {

@@ -8,7 +8,10 @@ from . import _raw
 
 Status = _raw.seqattn_status
 
-_DEVICES = {"cpu": _raw.SEQATTN_DEVICE_CPU, "cuda": _raw.SEQATTN_DEVICE_CUDA}
+# "cpu" is the fast CPU path; "reference" the double-precision reference
+# (slow: the oracle the other paths are tested against).
+_DEVICES = {"cpu": _raw.SEQATTN_DEVICE_CPU, "cuda": _raw.SEQATTN_DEVICE_CUDA,
+            "reference": _raw.SEQATTN_DEVICE_CPU_REFERENCE}
 _MATHS = {"precise": _raw.SEQATTN_MATH_PRECISE, "fast": _raw.SEQATTN_MATH_FAST}
 _INT32_MAX = 2**31 - 1
 
@@ -92,10 +95,11 @@ class Handle(Closeable):
                  stream=None):
         self._h = None  # so that __del__ after a failed __init__ has nothing to free
         if not isinstance(device, str):
-            raise TypeError(f"device must be 'cpu' or 'cuda', got {device!r}")
+            raise TypeError(f"device must be 'cpu', 'reference' or 'cuda', got {device!r}")
         kind, _, suffix = device.partition(":")
         if kind not in _DEVICES or (suffix and kind != "cuda"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+            raise ValueError(
+                f"device must be 'cpu', 'reference', 'cuda' or 'cuda:N', got {device!r}")
         if suffix:
             if not suffix.isdigit():
                 raise ValueError(f"device {device!r}: the ordinal after 'cuda:' must be a number")
@@ -153,6 +157,6 @@ class Handle(Closeable):
             _raw.seqattn_handle_destroy(h)
 
     def __repr__(self) -> str:
-        where = self.device if self.device == "cpu" else f"cuda:{self.ordinal}"
+        where = f"cuda:{self.ordinal}" if self.is_cuda else self.device
         state = "closed" if self.closed else self.math
         return f"<seqattn.Handle {where} {state}>"

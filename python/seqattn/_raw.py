@@ -47,6 +47,7 @@ class seqattn_status(enum.IntEnum):  # append-only in C
 class seqattn_device(enum.IntEnum):
     SEQATTN_DEVICE_CPU = 0
     SEQATTN_DEVICE_CUDA = 1
+    SEQATTN_DEVICE_CPU_REFERENCE = 2
 
 
 class seqattn_math(enum.IntEnum):
@@ -165,6 +166,7 @@ _SIGNATURES = {
     "seqattn_status_string": (c_char_p, [_status]),
     "seqattn_last_error": (c_char_p, []),
     "seqattn_build_features": (c_uint32, []),
+    "seqattn_cpu_info": (c_char_p, []),
     "seqattn_handle_options_init": (None, [POINTER(seqattn_handle_options)]),
     "seqattn_handle_create": (_status, [POINTER(seqattn_handle_options),
                                         POINTER(seqattn_handle)]),

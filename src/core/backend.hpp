@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "seqattn/seqattn.h"
 
@@ -120,7 +121,11 @@ class Backend {
                            float* out /* [rows, da + db] */) = 0;
 };
 
-std::unique_ptr<Backend> make_cpu_backend(const seqattn_handle_options& options);
+// The fast CPU path (src/fast/) and the double-precision reference (src/cpu/).
+std::unique_ptr<Backend> make_fast_cpu_backend(const seqattn_handle_options& options);
+std::unique_ptr<Backend> make_reference_backend(const seqattn_handle_options& options);
+// What the fast CPU path runs on: SIMD target, BLAS, threads (seqattn_cpu_info).
+std::string fast_cpu_info();
 // Throws Error(UNSUPPORTED) in a build without CUDA, Error(NO_DEVICE) without a
 // usable GPU or driver, Error(INVALID_ARGUMENT) for a bad ordinal.
 std::unique_ptr<Backend> make_cuda_backend(const seqattn_handle_options& options);

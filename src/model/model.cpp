@@ -250,7 +250,7 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
   // Stopping early needs the tokens on the host. On the CPU that is free; on a
   // device it is a synchronisation, so it happens every few steps only (the
   // extra steps of finished rows are ignored below).
-  const size_t check_every = be.device() == SEQATTN_DEVICE_CPU ? 1 : 8;
+  const size_t check_every = be.device() == SEQATTN_DEVICE_CUDA ? 8 : 1;
   std::vector<uint8_t> finished(B, 0);
   std::vector<int32_t> h_ids((T + 1) * B);
   size_t steps_run = 0, checked = 0;

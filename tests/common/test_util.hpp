@@ -91,10 +91,14 @@ inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// Every test gets its own CPU handle.
+// Every test gets its own handle on the double-precision reference: this
+// suite checks the reference against hand-computed cases and the oracle
+// (oracle.hpp), and the C boundary's rules, which every device shares. The
+// fast CPU path and CUDA are checked against the reference by the shared
+// case table (tests/backends/).
 class CpuTest : public ::testing::Test {
  protected:
-  seqattn::Handle handle_{SEQATTN_DEVICE_CPU};
+  seqattn::Handle handle_{SEQATTN_DEVICE_CPU_REFERENCE};
   seqattn_handle h() const { return handle_.get(); }
 };
 

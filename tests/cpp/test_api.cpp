@@ -177,6 +177,9 @@ using CpuMemory = CpuTest;
 TEST_F(CpuMemory, HandleReportsCpu) {
   seqattn_device device = SEQATTN_DEVICE_CUDA;
   ASSERT_EQ(seqattn_handle_get_device(h(), &device), SEQATTN_OK);
+  EXPECT_EQ(device, SEQATTN_DEVICE_CPU_REFERENCE);
+  seqattn::Handle fast(SEQATTN_DEVICE_CPU);
+  ASSERT_EQ(seqattn_handle_get_device(fast.get(), &device), SEQATTN_OK);
   EXPECT_EQ(device, SEQATTN_DEVICE_CPU);
   EXPECT_EQ(seqattn_synchronize(h()), SEQATTN_OK);
 }

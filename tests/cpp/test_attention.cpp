@@ -133,7 +133,7 @@ TEST_F(AdditiveAttention, TwoPhaseHandComputedKeys) {
 // Shapes [B, Te, Td, He, Hd, A] with sizes 1 and primes, so no loop can assume a multiple.
 class AttentionShapes : public ::testing::TestWithParam<seqattn_attention_dims> {
  protected:
-  seqattn::Handle handle_{SEQATTN_DEVICE_CPU};
+  seqattn::Handle handle_{SEQATTN_DEVICE_CPU_REFERENCE};
 };
 
 TEST_P(AttentionShapes, MatchesOracleWithAndWithoutLengths) {

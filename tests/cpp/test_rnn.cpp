@@ -116,7 +116,7 @@ TEST_F(RnnHand, SimpleRnn) {
 
 class RnnCells : public ::testing::TestWithParam<Cell> {
  protected:
-  seqattn::Handle handle_{SEQATTN_DEVICE_CPU};
+  seqattn::Handle handle_{SEQATTN_DEVICE_CPU_REFERENCE};
   seqattn_handle h() const { return handle_.get(); }
 };
 

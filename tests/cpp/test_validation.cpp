@@ -409,7 +409,7 @@ TEST(HandleValidation, CreateRejectsBadOptions) {
     EXPECT_TRUE(names(seqattn_last_error(), arg));
     EXPECT_EQ(out, marker_handle());
   }
-  for (int bad : {2, -1, 1000}) {
+  for (int bad : {3, -1, 1000}) {
     SCOPED_TRACE("enum value " + std::to_string(bad));
     EXPECT_EQ(call_handle_create_with(bad, SEQATTN_MATH_PRECISE, &out),
               SEQATTN_ERROR_INVALID_ARGUMENT);
@@ -419,13 +419,14 @@ TEST(HandleValidation, CreateRejectsBadOptions) {
     EXPECT_TRUE(names(seqattn_last_error(), "options->math"));
     EXPECT_EQ(out, marker_handle());
   }
-  // Both math modes are accepted on the CPU.
-  for (int math : {SEQATTN_MATH_PRECISE, SEQATTN_MATH_FAST}) {
-    seqattn_handle made = nullptr;
-    EXPECT_EQ(call_handle_create_with(SEQATTN_DEVICE_CPU, math, &made), SEQATTN_OK);
-    EXPECT_NE(made, nullptr);
-    seqattn_handle_destroy(made);
-  }
+  // Both math modes are accepted on both CPU devices.
+  for (int device : {SEQATTN_DEVICE_CPU, SEQATTN_DEVICE_CPU_REFERENCE})
+    for (int math : {SEQATTN_MATH_PRECISE, SEQATTN_MATH_FAST}) {
+      seqattn_handle made = nullptr;
+      EXPECT_EQ(call_handle_create_with(device, math, &made), SEQATTN_OK);
+      EXPECT_NE(made, nullptr);
+      seqattn_handle_destroy(made);
+    }
   seqattn_handle_destroy(nullptr);  // a no-op
 }
 

@@ -1,0 +1,82 @@
+// cblas_sgemm behind the fast backend's row-major helpers, and the one-time
+// set-up of OpenBLAS.
+#include "fast/gemm.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "fast/kernels.hpp"
+
+// Exported by OpenBLAS builds with DYNAMIC_ARCH (Debian's): the start-up
+// detection of the processor, which picks the kernels. Weak, so a build
+// without them links and simply keeps what OpenBLAS chose.
+extern "C" {
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+char* openblas_get_corename(void) __attribute__((weak));
+char* openblas_get_config(void) __attribute__((weak));
+}
+
+namespace seqattn::fast {
+
+void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float* C, int64_t ldc, bool accumulate) {
+  // OpenBLAS takes int extents: every N, K and leading dimension is an int32
+  // tensor dimension (checked at the C boundary); M is split into pieces.
+  constexpr int64_t kMaxRows = INT_MAX;
+  for (int64_t r0 = 0; r0 < M; r0 += kMaxRows) {
+    const int64_t m = std::min(kMaxRows, M - r0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(N), int(K), 1.0f,
+                A + r0 * lda, int(lda), B, int(ldb), accumulate ? 1.0f : 0.0f, C + r0 * ldc,
+                int(ldc));
+  }
+}
+
+namespace {
+
+// OpenBLAS 0.3.21 (Debian 12) does not know processors newer than itself
+// (Sapphire and Emerald Rapids, for one) and falls back to its SSE3
+// "Prescott" kernels, which made the attention's products 3× slower on the
+// machine this was measured on (Emerald Rapids: 93 ms vs 60 ms for the whole
+// attention at B=64, T=128, A=256). When it did so, the user did not choose a
+// core (OPENBLAS_CORETYPE), and the processor has the instructions of a core
+// OpenBLAS does know — Highway's dispatch says which — seqattn asks OpenBLAS
+// to detect again with that core named. This runs once, before seqattn's
+// first product.
+void redetect_blas_core() {
+  if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || !openblas_get_corename) return;
+  if (std::getenv("OPENBLAS_CORETYPE")) return;
+  const char* core = openblas_get_corename();
+  if (!core || std::strcmp(core, "Prescott") != 0) return;
+  const std::string simd = simd_target_name();
+  const char* better = simd.rfind("AVX3", 0) == 0 ? "SkylakeX" : simd == "AVX2" ? "Haswell" : nullptr;
+  if (!better) return;
+  setenv("OPENBLAS_CORETYPE", better, 0);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
+}  // namespace
+
+void init_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    redetect_blas_core();
+    openblas_set_num_threads(1);
+  });
+}
+
+std::string blas_description() {
+  std::string s = openblas_get_config ? openblas_get_config() : "a BLAS";
+  if (openblas_get_corename) s += std::string(", kernels for ") + openblas_get_corename();
+  return s;
+}
+
+}  // namespace seqattn::fast

@@ -1,0 +1,51 @@
+// Matrix products of the fast CPU backend, through OpenBLAS's cblas_sgemm.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace seqattn::fast {
+
+// C = A·B (+ C when `accumulate`), row-major with leading dimensions, on the
+// calling thread: A [M, K] (lda), B [K, N] (ldb), C [M, N] (ldc).
+void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float* C, int64_t ldc, bool accumulate = false);
+
+// The same product split into row blocks over threads (parallel.hpp decides
+// how many). `epilogue(r0, r1)` runs on each finished block of rows [r0, r1)
+// while it is still in cache, or is a no-op.
+template <class Epilogue>
+void gemm_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+               int64_t ldb, float* C, int64_t ldc, Epilogue&& epilogue);
+
+// Once per process, before the first product: makes OpenBLAS single-threaded
+// (seqattn threads the calls itself, and OpenBLAS's own pthreads on top would
+// oversubscribe the cores) and corrects its choice of kernels where it did
+// not recognise the processor (gemm.cpp says when).
+void init_blas();
+
+// "OpenBLAS 0.3.21 ... , kernels for SkylakeX": for `seqattn info` and the
+// benchmark records.
+std::string blas_description();
+
+}  // namespace seqattn::fast
+
+#include "fast/parallel.hpp"
+
+namespace seqattn::fast {
+
+template <class Epilogue>
+void gemm_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+               int64_t ldb, float* C, int64_t ldc, Epilogue&& epilogue) {
+  // Blocks of 64 rows: enough to amortise packing B, small enough that a
+  // slowed thread holds back at most one block.
+  constexpr int64_t kRows = 64;
+  const int64_t blocks = (M + kRows - 1) / kRows;
+  parallel_for(blocks, threads_for(double(M) * double(N) * double(K), blocks), [&](int64_t blk) {
+    const int64_t r0 = blk * kRows, r1 = std::min(M, r0 + kRows);
+    gemm(r1 - r0, N, K, A + r0 * lda, lda, B, ldb, C + r0 * ldc, ldc);
+    epilogue(r0, r1);
+  });
+}
+
+}  // namespace seqattn::fast

@@ -1,0 +1,378 @@
+// The SIMD kernels of kernels.hpp, one source for every target. Highway's
+// foreach_target.h re-includes this file once per instruction set; the
+// HWY_ONCE section at the end defines the dispatching entry points.
+//
+// Why these shapes:
+// - The energy tile is RT query rows × RI keys with the A-reduction in
+//   RT·RI vector accumulators: every key and query vector loaded is used
+//   RI or RT times, and the RT·RI independent tanh chains hide the latency
+//   of the division. 4 × 2 (8 accumulators, 6 loaded operands, the tanh's
+//   temporaries) fits the 16 vector registers of SSE4/AVX2 without spilling;
+//   a single query row (decoding, Td = 1) uses 1 × 8 for the same reason.
+// - A tail of A that is not a multiple of the vector width is read with
+//   masked loads (zeros beyond A): v = 0 there, so those lanes add nothing,
+//   and no operand ever needs padding or copying.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "fast/kernels.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include <cmath>
+#include <cstring>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+#include "fast/kernels.hpp"
+#include "fast/tanh-inl.h"
+#include "seqattn/seqattn.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace seqattn::fast::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using D = hn::ScalableTag<float>;
+using V = hn::Vec<D>;
+
+// A partial vector: the first n < Lanes lanes of p, zeros beyond. AVX2 and
+// AVX-512 masked loads never touch the masked-off lanes; elsewhere (SSE4,
+// NEON, the portable targets) Highway's MaskedLoad reads the whole vector,
+// which could run past the end of a tensor, so the tail goes through a buffer.
+HWY_INLINE V LoadTail(D d, const float* HWY_RESTRICT p, size_t n) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  return hn::MaskedLoad(hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)] = {};
+  std::memcpy(buf, p, n * sizeof(float));
+  return hn::Load(d, buf);
+#endif
+}
+
+// Stores the first n < Lanes lanes of v to p, nothing beyond.
+HWY_INLINE void StoreTail(V v, D d, float* HWY_RESTRICT p, size_t n) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  hn::BlendedStore(v, hn::FirstN(d, n), d, p);
+#else
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, n * sizeof(float));
+#endif
+}
+
+template <bool kFast, int RT, int RI>
+HWY_INLINE void EnergyTile(const float* HWY_RESTRICT q, size_t ldq,
+                           const float* HWY_RESTRICT k, size_t ldk,
+                           const float* HWY_RESTRICT v, size_t A, float* HWY_RESTRICT e,
+                           size_t lde) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  V acc[RT][RI];
+  for (int r = 0; r < RT; ++r)
+    for (int c = 0; c < RI; ++c) acc[r][c] = hn::Zero(d);
+  size_t a = 0;
+  for (; a + N <= A; a += N) {
+    const V vv = hn::LoadU(d, v + a);
+    V kv[RI];
+    for (int c = 0; c < RI; ++c) kv[c] = hn::LoadU(d, k + c * ldk + a);
+    for (int r = 0; r < RT; ++r) {
+      const V qv = hn::LoadU(d, q + r * ldq + a);
+      for (int c = 0; c < RI; ++c)
+        acc[r][c] = hn::MulAdd(vv, Tanh<kFast>(d, hn::Add(kv[c], qv)), acc[r][c]);
+    }
+  }
+  if (a < A) {
+    const size_t m = (A - a);
+    const V vv = LoadTail(d, v + a, m);
+    V kv[RI];
+    for (int c = 0; c < RI; ++c) kv[c] = LoadTail(d, k + c * ldk + a, m);
+    for (int r = 0; r < RT; ++r) {
+      const V qv = LoadTail(d, q + r * ldq + a, m);
+      for (int c = 0; c < RI; ++c)
+        acc[r][c] = hn::MulAdd(vv, Tanh<kFast>(d, hn::Add(kv[c], qv)), acc[r][c]);
+    }
+  }
+  for (int r = 0; r < RT; ++r)
+    for (int c = 0; c < RI; ++c) e[r * lde + c] = hn::GetLane(hn::SumOfLanes(d, acc[r][c]));
+}
+
+template <bool kFast>
+HWY_INLINE void EnergiesT(const float* q, size_t ldq, size_t rows, const float* k, size_t ldk,
+                          size_t cols, const float* v, size_t A, float* e, size_t lde) {
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    size_t c = 0;
+    for (; c + 2 <= cols; c += 2)
+      EnergyTile<kFast, 4, 2>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, e + r * lde + c, lde);
+    if (c < cols)
+      EnergyTile<kFast, 4, 1>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, e + r * lde + c, lde);
+  }
+  for (; r < rows; ++r) {
+    size_t c = 0;
+    for (; c + 8 <= cols; c += 8)
+      EnergyTile<kFast, 1, 8>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, e + r * lde + c, lde);
+    for (; c < cols; ++c)
+      EnergyTile<kFast, 1, 1>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, e + r * lde + c, lde);
+  }
+}
+
+void AttentionEnergies(bool fast, const float* q, size_t ldq, size_t rows, const float* k,
+                       size_t ldk, size_t cols, const float* v, size_t A, float* e, size_t lde) {
+  if (fast)
+    EnergiesT<true>(q, ldq, rows, k, ldk, cols, v, A, e, lde);
+  else
+    EnergiesT<false>(q, ldq, rows, k, ldk, cols, v, A, e, lde);
+}
+
+// Applies f to x[0, n) (and writes y), a vector at a time, the tail masked.
+template <class F>
+HWY_INLINE void Map(const float* HWY_RESTRICT x, float* y, size_t n, F f) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(hn::LoadU(d, x + i)), d, y + i);
+  if (i < n) {
+    const size_t m = (n - i);
+    StoreTail(f(LoadTail(d, x + i, m)), d, y + i, m);
+  }
+}
+
+void Softmax(float* x, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  V mx = hn::Set(d, -HUGE_VALF);
+  size_t i = 0;
+  for (; i + N <= n; i += N) mx = hn::Max(mx, hn::LoadU(d, x + i));
+  if (i < n) {
+    const size_t m = (n - i);
+    mx = hn::Max(mx, hn::IfThenElse(hn::FirstN(d, m), LoadTail(d, x + i, m), hn::Set(d, -HUGE_VALF)));
+  }
+  const V vmax = hn::MaxOfLanes(d, mx);
+  // Subtracting the maximum puts every argument in (-inf, 0]: exp cannot
+  // overflow and the largest term is exactly 1, so the sum is in [1, n].
+  V sum = hn::Zero(d);
+  i = 0;
+  for (; i + N <= n; i += N) {
+    const V ex = hwy::HWY_NAMESPACE::Exp(d, hn::Sub(hn::LoadU(d, x + i), vmax));
+    sum = hn::Add(sum, ex);
+    hn::StoreU(ex, d, x + i);
+  }
+  if (i < n) {
+    const size_t m = (n - i);
+    const V ex = hn::IfThenElseZero(
+        hn::FirstN(d, m), hwy::HWY_NAMESPACE::Exp(d, hn::Sub(LoadTail(d, x + i, m), vmax)));
+    sum = hn::Add(sum, ex);
+    StoreTail(ex, d, x + i, m);
+  }
+  const V inv = hn::Div(hn::Set(d, 1.0f), hn::SumOfLanes(d, sum));
+  Map(x, x, n, [&](V e) { return hn::Mul(e, inv); });
+}
+
+HWY_INLINE V Sigmoid(D d, V x) {  // σ(x) = (1 + tanh(x/2)) / 2, with the precise tanh
+  const V half = hn::Set(d, 0.5f);
+  return hn::MulAdd(TanhPrecise(d, hn::Mul(x, half)), half, half);
+}
+
+void GruResetAfterGates(const float* gx, const float* gh, const float* h, size_t H,
+                        float* h_out) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  auto step = [&](size_t j, auto load, auto store) {
+    const V z = Sigmoid(d, hn::Add(load(gx + j), load(gh + j)));
+    const V r = Sigmoid(d, hn::Add(load(gx + H + j), load(gh + H + j)));
+    const V c = TanhPrecise(d, hn::MulAdd(r, load(gh + 2 * H + j), load(gx + 2 * H + j)));
+    store(hn::MulAdd(z, hn::Sub(load(h + j), c), c), h_out + j);  // z·h + (1−z)·c
+  };
+  size_t j = 0;
+  for (; j + N <= H; j += N)
+    step(j, [&](const float* p) { return hn::LoadU(d, p); },
+         [&](V x, float* p) { hn::StoreU(x, d, p); });
+  if (j < H) {
+    const size_t m = (H - j);
+    step(j, [&](const float* p) { return LoadTail(d, p, m); },
+         [&](V x, float* p) { StoreTail(x, d, p, m); });
+  }
+}
+
+void GruResetBeforeGates(const float* gx, const float* gh, const float* h, size_t H, float* gz,
+                         float* rh) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  auto step = [&](size_t j, auto load, auto store) {
+    store(Sigmoid(d, hn::Add(load(gx + j), load(gh + j))), gz + j);
+    store(hn::Mul(Sigmoid(d, hn::Add(load(gx + H + j), load(gh + H + j))), load(h + j)), rh + j);
+  };
+  size_t j = 0;
+  for (; j + N <= H; j += N)
+    step(j, [&](const float* p) { return hn::LoadU(d, p); },
+         [&](V x, float* p) { hn::StoreU(x, d, p); });
+  if (j < H) {
+    const size_t m = (H - j);
+    step(j, [&](const float* p) { return LoadTail(d, p, m); },
+         [&](V x, float* p) { StoreTail(x, d, p, m); });
+  }
+}
+
+void GruResetBeforeUpdate(const float* xh, const float* ch, const float* gz, const float* h,
+                          size_t H, float* h_out) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  auto step = [&](size_t j, auto load, auto store) {
+    const V c = TanhPrecise(d, hn::Add(load(xh + j), load(ch + j)));
+    store(hn::MulAdd(load(gz + j), hn::Sub(load(h + j), c), c), h_out + j);
+  };
+  size_t j = 0;
+  for (; j + N <= H; j += N)
+    step(j, [&](const float* p) { return hn::LoadU(d, p); },
+         [&](V x, float* p) { hn::StoreU(x, d, p); });
+  if (j < H) {
+    const size_t m = (H - j);
+    step(j, [&](const float* p) { return LoadTail(d, p, m); },
+         [&](V x, float* p) { StoreTail(x, d, p, m); });
+  }
+}
+
+void SimpleRnnUpdate(const float* gx, const float* gh, size_t H, float* h_out) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  size_t j = 0;
+  for (; j + N <= H; j += N)
+    hn::StoreU(TanhPrecise(d, hn::Add(hn::LoadU(d, gx + j), hn::LoadU(d, gh + j))), d, h_out + j);
+  if (j < H) {
+    const size_t m = (H - j);
+    StoreTail(TanhPrecise(d, hn::Add(LoadTail(d, gx + j, m), LoadTail(d, gh + j, m))), d,
+              h_out + j, m);
+  }
+}
+
+void AddBias(const float* x, const float* b, float* y, size_t n) {
+  if (!b) {
+    if (x != y) std::memmove(y, x, n * sizeof(float));
+    return;
+  }
+  const D d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(d, x + i), hn::LoadU(d, b + i)), d, y + i);
+  if (i < n) {
+    const size_t m = (n - i);
+    StoreTail(hn::Add(LoadTail(d, x + i, m), LoadTail(d, b + i, m)), d, y + i, m);
+  }
+}
+
+void BiasActivation(float* y, const float* b, size_t n, int activation) {
+  AddBias(y, b, y, n);
+  const D d;
+  switch (activation) {
+    case SEQATTN_ACTIVATION_TANH: Map(y, y, n, [&](V x) { return TanhPrecise(d, x); }); break;
+    case SEQATTN_ACTIVATION_SIGMOID: Map(y, y, n, [&](V x) { return Sigmoid(d, x); }); break;
+    case SEQATTN_ACTIVATION_RELU: Map(y, y, n, [&](V x) { return hn::ZeroIfNegative(x); }); break;
+    case SEQATTN_ACTIVATION_SOFTMAX: Softmax(y, n); break;
+    default: break;  // SEQATTN_ACTIVATION_NONE
+  }
+}
+
+void Axpy(float alpha, const float* x, float* y, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  const V va = hn::Set(d, alpha);
+  size_t i = 0;
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
+  if (i < n) {
+    const size_t m = (n - i);
+    StoreTail(hn::MulAdd(va, LoadTail(d, x + i, m), LoadTail(d, y + i, m)), d, y + i, m);
+  }
+}
+
+float Dot(const float* x, const float* y, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  V acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    acc0 = hn::MulAdd(hn::LoadU(d, x + i), hn::LoadU(d, y + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, x + i + N), hn::LoadU(d, y + i + N), acc1);
+  }
+  for (; i + N <= n; i += N) acc0 = hn::MulAdd(hn::LoadU(d, x + i), hn::LoadU(d, y + i), acc0);
+  if (i < n) {
+    const size_t m = (n - i);
+    acc1 = hn::MulAdd(LoadTail(d, x + i, m), LoadTail(d, y + i, m), acc1);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+}
+
+// The calibration loop: eight independent chains, each x ← x + c·tanh(x) on
+// register-resident vectors, so the time is the tanh's throughput alone.
+template <bool kFast>
+HWY_INLINE int64_t TanhLoop(int64_t iterations, float* checksum) {
+  const D d;
+  const V c = hn::Set(d, 1e-3f);
+  V x[8];
+  for (int j = 0; j < 8; ++j) x[j] = hn::Set(d, 0.1f * float(j + 1) - 0.45f);
+  for (int64_t it = 0; it < iterations; ++it)
+    for (int j = 0; j < 8; ++j) x[j] = hn::MulAdd(c, Tanh<kFast>(d, x[j]), x[j]);
+  V s = hn::Zero(d);
+  for (int j = 0; j < 8; ++j) s = hn::Add(s, x[j]);
+  *checksum = hn::GetLane(hn::SumOfLanes(d, s));
+  return iterations * 8 * int64_t(hn::Lanes(d));
+}
+
+int64_t TanhThroughputLoop(bool fast, int64_t iterations, float* checksum) {
+  return fast ? TanhLoop<true>(iterations, checksum) : TanhLoop<false>(iterations, checksum);
+}
+
+const char* SimdTargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace seqattn::fast::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace seqattn::fast {
+
+HWY_EXPORT(AttentionEnergies);
+HWY_EXPORT(Softmax);
+HWY_EXPORT(GruResetAfterGates);
+HWY_EXPORT(GruResetBeforeGates);
+HWY_EXPORT(GruResetBeforeUpdate);
+HWY_EXPORT(SimpleRnnUpdate);
+HWY_EXPORT(BiasActivation);
+HWY_EXPORT(Axpy);
+HWY_EXPORT(Dot);
+HWY_EXPORT(AddBias);
+HWY_EXPORT(TanhThroughputLoop);
+HWY_EXPORT(SimdTargetName);
+
+void attention_energies(bool fast, const float* q, size_t ldq, size_t rows, const float* k,
+                        size_t ldk, size_t cols, const float* v, size_t A, float* e, size_t lde) {
+  HWY_DYNAMIC_DISPATCH(AttentionEnergies)(fast, q, ldq, rows, k, ldk, cols, v, A, e, lde);
+}
+void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
+void gru_reset_after_gates(const float* gx, const float* gh, const float* h, size_t H,
+                           float* h_out) {
+  HWY_DYNAMIC_DISPATCH(GruResetAfterGates)(gx, gh, h, H, h_out);
+}
+void gru_reset_before_gates(const float* gx, const float* gh, const float* h, size_t H, float* gz,
+                            float* rh) {
+  HWY_DYNAMIC_DISPATCH(GruResetBeforeGates)(gx, gh, h, H, gz, rh);
+}
+void gru_reset_before_update(const float* xh, const float* ch, const float* gz, const float* h,
+                             size_t H, float* h_out) {
+  HWY_DYNAMIC_DISPATCH(GruResetBeforeUpdate)(xh, ch, gz, h, H, h_out);
+}
+void simple_rnn_update(const float* gx, const float* gh, size_t H, float* h_out) {
+  HWY_DYNAMIC_DISPATCH(SimpleRnnUpdate)(gx, gh, H, h_out);
+}
+void bias_activation(float* y, const float* b, size_t n, int activation) {
+  HWY_DYNAMIC_DISPATCH(BiasActivation)(y, b, n, activation);
+}
+void axpy(float alpha, const float* x, float* y, size_t n) {
+  HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n);
+}
+float dot(const float* x, const float* y, size_t n) { return HWY_DYNAMIC_DISPATCH(Dot)(x, y, n); }
+void add_bias(const float* x, const float* b, float* y, size_t n) {
+  HWY_DYNAMIC_DISPATCH(AddBias)(x, b, y, n);
+}
+int64_t tanh_throughput_loop(bool fast, int64_t iterations, float* checksum) {
+  return HWY_DYNAMIC_DISPATCH(TanhThroughputLoop)(fast, iterations, checksum);
+}
+const char* simd_target_name() { return HWY_DYNAMIC_DISPATCH(SimdTargetName)(); }
+
+}  // namespace seqattn::fast
+#endif  // HWY_ONCE

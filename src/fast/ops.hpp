@@ -1,0 +1,59 @@
+// The fast CPU backend's ops: SIMD kernels (kernels.hpp) and OpenBLAS
+// products (gemm.hpp), threaded by parallel.hpp. Same contract as the
+// reference (src/cpu/reference.hpp): arguments were validated at the C
+// boundary; results agree with the reference within the bounds that
+// docs/math.md states for each math mode.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/backend.hpp"
+
+namespace seqattn::fast {
+
+// A block of attention work: decoder rows [t0, t1) of batch entry b, whose
+// encoder length is le.
+struct AttentionItem {
+  int64_t b, t0, t1, le;
+};
+
+// Grow-only scratch buffers, one per slot, kept between calls so that a
+// steady stream of calls (a decoding loop) allocates nothing after the first.
+class Workspace {
+ public:
+  enum Slot { kKeys, kQueries, kEnergies, kState, kGates, kSlots };
+  float* get(Slot slot, size_t floats) {
+    Buffer& b = buffers_[slot];
+    if (floats > b.size) {
+      b.data.reset(new float[floats]);
+      b.size = floats;
+    }
+    return b.data.get();
+  }
+  // The attention's plan, kept for its capacity: (item, first key) pairs
+  // when a row is split over encoder positions.
+  std::vector<AttentionItem> items;
+  std::vector<std::pair<size_t, int64_t>> parts;
+
+ private:
+  struct Buffer {
+    std::unique_ptr<float[]> data;
+    size_t size = 0;
+  };
+  std::array<Buffer, kSlots> buffers_;
+};
+
+void additive_attention(const AttentionArgs& args, bool fast_math, Workspace& ws);
+void project_keys(const ProjectKeysArgs& args);
+void additive_attention_projected(const ProjectedAttentionArgs& args, bool fast_math,
+                                  Workspace& ws);
+void attention_pooling(const PoolingArgs& args);
+void rnn(const RnnArgs& args, Workspace& ws);
+void dense(const DenseArgs& args);
+
+}  // namespace seqattn::fast

@@ -1,0 +1,93 @@
+// tanh for the fast CPU backend, one source for every SIMD target (Highway).
+//
+// Both modes evaluate a rational function fitted by tools/fit_tanh.py:
+//
+//     tanh(x) ~= x · P(x²) / Q(x²)   for |x| <= 9,   ±P(81)·9/Q(81) beyond
+//
+// (the argument is clamped to [-9, 9]; 1 − tanh(9) = 3e-8 is below float's
+// resolution at 1).
+//
+// - PRECISE: P of degree 5, Q of degree 3 in x², an exact division. Measured
+//   maximum absolute error against std::tanh in double over every float in
+//   [-9, 9] and beyond: 4e-7 (about 3 ulp of 1) — the test
+//   FastMath.TanhPreciseError checks kTanhPreciseMaxError.
+// - FAST: P of degree 3, Q of degree 2, and the hardware's approximate
+//   reciprocal (rcp14 on AVX-512: relative error <= 2^-14; SSE4/AVX2's rcpps
+//   2^-12, refined by one Newton step on those targets so that every target
+//   meets the same bound) instead of the division. Measured maximum absolute
+//   error: kTanhFastMaxError, checked by FastMath.TanhFastError.
+//
+// Why a rational and not hwy::Tanh (4 ulp, built on expm1): the fused
+// attention loop is bound by this function; the rational is about a dozen
+// FMAs and one division, with no range reduction, and the division is the
+// only long-latency operation (FAST replaces it).
+
+// Per-target include guard (Highway's convention for -inl.h files).
+#if defined(SEQATTN_FAST_TANH_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SEQATTN_FAST_TANH_INL_H_
+#undef SEQATTN_FAST_TANH_INL_H_
+#else
+#define SEQATTN_FAST_TANH_INL_H_
+#endif
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace seqattn::fast::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V TanhPrecise(D d, V x) {
+  const V lim = hn::Set(d, 9.0f);
+  x = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
+  const V u = hn::Mul(x, x);
+  V p = hn::Set(d, 1.783848497e-11f);
+  p = hn::MulAdd(p, u, hn::Set(d, -1.259133823e-08f));
+  p = hn::MulAdd(p, u, hn::Set(d, 9.195145670e-06f));
+  p = hn::MulAdd(p, u, hn::Set(d, 2.912004282e-03f));
+  p = hn::MulAdd(p, u, hn::Set(d, 1.291069441e-01f));
+  p = hn::MulAdd(p, u, hn::Set(d, 9.999997373e-01f));
+  V q = hn::Set(d, 2.269421529e-04f);
+  q = hn::MulAdd(q, u, hn::Set(d, 2.372621439e-02f));
+  q = hn::MulAdd(q, u, hn::Set(d, 4.624392766e-01f));
+  q = hn::MulAdd(q, u, hn::Set(d, 1.0f));
+  return hn::Div(hn::Mul(x, p), q);
+}
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V TanhFast(D d, V x) {
+  const V lim = hn::Set(d, 9.0f);
+  x = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
+  const V u = hn::Mul(x, x);
+  V p = hn::Set(d, -1.233696494e-06f);
+  p = hn::MulAdd(p, u, hn::Set(d, 7.474910747e-04f));
+  p = hn::MulAdd(p, u, hn::Set(d, 1.021594980e-01f));
+  p = hn::MulAdd(p, u, hn::Set(d, 9.995692593e-01f));
+  V q = hn::Set(d, 1.303650888e-02f);
+  q = hn::MulAdd(q, u, hn::Set(d, 4.344256266e-01f));
+  q = hn::MulAdd(q, u, hn::Set(d, 1.0f));
+  V r = hn::ApproximateReciprocal(q);
+#if HWY_TARGET != HWY_AVX3 && HWY_TARGET != HWY_AVX3_DL
+  // rcpps (2^-12) on SSE4/AVX2, an 8-bit estimate on NEON/SVE: refine
+  // (one Newton step on x86, two elsewhere; exact on EMU128, so harmless).
+  r = hn::Mul(r, hn::NegMulAdd(q, r, hn::Set(d, 2.0f)));
+#if !HWY_ARCH_X86
+  r = hn::Mul(r, hn::NegMulAdd(q, r, hn::Set(d, 2.0f)));
+#endif
+#endif
+  return hn::Mul(hn::Mul(x, p), r);
+}
+
+template <bool kFast, class D, class V = hn::Vec<D>>
+HWY_INLINE V Tanh(D d, V x) {
+  if constexpr (kFast) {
+    return TanhFast(d, x);
+  } else {
+    return TanhPrecise(d, x);
+  }
+}
+
+}  // namespace seqattn::fast::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // SEQATTN_FAST_TANH_INL_H_
