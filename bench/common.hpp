@@ -216,5 +216,7 @@ void register_attention_rows(bool with_gpu);
 void register_layer_rows(bool with_gpu);
 void check_attention(bool with_gpu);
 void check_layers(bool with_gpu);
+void register_decode_rows(bool with_gpu);  // decode_rows.cpp
+void check_decode(bool with_gpu);
 
 }  // namespace bench

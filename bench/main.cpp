@@ -66,9 +66,11 @@ int main(int argc, char** argv) {
   if (run_checks) {
     bench::check_attention(with_gpu);
     bench::check_layers(with_gpu);
+    bench::check_decode(with_gpu);
   }
   bench::register_attention_rows(with_gpu);
   bench::register_layer_rows(with_gpu);
+  bench::register_decode_rows(with_gpu);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   if (bench::checks_failed()) {
