@@ -13,6 +13,7 @@
 #include "handle.hpp"
 #include "validate.hpp"
 #include "model/safetensors.hpp"
+#include "model/vocab.hpp"
 #include "seqattn/seqattn.h"
 
 struct seqattn_model_s {
@@ -95,6 +96,16 @@ model::Model& check_run(seqattn_handle handle, seqattn_model model, int32_t batc
   check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
   check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
   return m;
+}
+
+// The text argument of encode_source and source_spans: present, and short
+// enough that every offset and count fits in an int32_t.
+std::string text_of(const char* text) {
+  check::not_null(text, "text");
+  const size_t bytes = std::strlen(text);
+  if (bytes > size_t(INT32_MAX))
+    invalid("text is " + std::to_string(bytes) + " bytes long, more than INT32_MAX");
+  return std::string(text, bytes);
 }
 
 seqattn_model load(seqattn_handle handle, const st::File& file, const std::string& what) {
@@ -239,14 +250,11 @@ seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text
                                            int32_t capacity, int32_t* len_out) {
   return guard([&] {
     const model::Model& m = model_of(model);
-    check::not_null(text, "text");
+    const std::string s = text_of(text);
     check::not_null(len_out, "len_out");
     if (capacity < 0) invalid("capacity = " + std::to_string(capacity) + " is negative");
     if (capacity > 0) check::not_null(ids_out, "ids_out");
-    const size_t bytes = std::strlen(text);
-    if (bytes > size_t(INT32_MAX))
-      invalid("text is " + std::to_string(bytes) + " bytes long, more than INT32_MAX");
-    const std::vector<int32_t> ids = m.encode_source(std::string(text, bytes));
+    const std::vector<int32_t> ids = m.encode_source(s);
     const auto n = int32_t(ids.size());
     if (ids_out == nullptr && capacity == 0) {
       *len_out = n;
@@ -257,6 +265,32 @@ seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text
               " tokens of text");
     std::copy(ids.begin(), ids.end(), ids_out);
     *len_out = n;
+  });
+}
+
+seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
+                                          int32_t* spans_out, int32_t capacity,
+                                          int32_t* count_out) {
+  return guard([&] {
+    const model::Model& m = model_of(model);
+    const std::string s = text_of(text);
+    check::not_null(count_out, "count_out");
+    if (capacity < 0) invalid("capacity = " + std::to_string(capacity) + " is negative");
+    if (capacity > 0) check::not_null(spans_out, "spans_out");
+    const std::vector<model::Span> spans = model::source_spans(s, m.config().tokenization);
+    const auto n = int32_t(spans.size());
+    if (spans_out == nullptr && capacity == 0) {
+      *count_out = n;
+      return;
+    }
+    if (n > capacity)
+      invalid("capacity = " + std::to_string(capacity) + " is less than the " + std::to_string(n) +
+              " tokens of text");
+    for (size_t i = 0; i < spans.size(); ++i) {
+      spans_out[2 * i] = int32_t(spans[i].offset);
+      spans_out[2 * i + 1] = int32_t(spans[i].length);
+    }
+    *count_out = n;
   });
 }
 

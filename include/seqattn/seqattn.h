@@ -349,6 +349,17 @@ SEQATTN_API seqattn_status seqattn_model_score(
     float* probs_out,             /* [B, Td, Vt] */
     float* attention_out);        /* [B, Td, Ts], or NULL */
 
+/* Where each source token of `text` lies in it, split as
+ * seqattn_model_encode_source splits it: spans_out[2i] is the byte offset of
+ * token i, spans_out[2i + 1] its length in bytes, for the i-th id that
+ * encode_source gives (so a caller can show the text as written, case and
+ * all). *count_out is the token count; spans_out may be NULL with capacity 0
+ * to ask for it; a capacity (in spans) smaller than the count is
+ * SEQATTN_ERROR_INVALID_ARGUMENT. */
+SEQATTN_API seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
+                                                      int32_t* spans_out, /* [capacity, 2] */
+                                                      int32_t capacity, int32_t* count_out);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

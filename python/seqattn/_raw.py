@@ -289,6 +289,10 @@ _SIGNATURES = {
         _f32p,   # probs_out [B, Td, Vt] (host)
         _f32p,   # attention_out [B, Td, Ts] (host) or NULL
     ]),
+    "seqattn_model_source_spans": (_status, [
+        seqattn_model, c_char_p,
+        _i32p,   # spans_out [capacity, 2]: byte offset, byte length; or NULL
+        c_int32, _i32p]),
 }
 
 # ---------------------------------------------------------------- loading

@@ -6,6 +6,8 @@
 
 namespace seqattn::model {
 
+namespace {
+
 bool is_ascii_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
@@ -25,21 +27,14 @@ size_t utf8_length(const std::string& s, size_t i) {
   return n;
 }
 
-std::vector<int32_t> Model::encode_source(const std::string& text) const {
-  std::string s = text;
-  if (config_.lowercase_source)
-    for (char& ch : s)
-      if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+}  // namespace
 
-  std::vector<int32_t> ids;
-  const auto lookup = [&](const std::string& token) {
-    const auto it = source_index_.find(token);
-    ids.push_back(it == source_index_.end() ? config_.source_unk : it->second);
-  };
-  if (config_.tokenization == Tokenization::kChars) {
+std::vector<Span> source_spans(const std::string& s, Tokenization tokenization) {
+  std::vector<Span> spans;
+  if (tokenization == Tokenization::kChars) {
     for (size_t i = 0; i < s.size();) {
       const size_t n = utf8_length(s, i);
-      lookup(s.substr(i, n));
+      spans.push_back({i, n});
       i += n;
     }
   } else {
@@ -47,9 +42,23 @@ std::vector<int32_t> Model::encode_source(const std::string& text) const {
       while (i < s.size() && is_ascii_space(s[i])) ++i;
       size_t j = i;
       while (j < s.size() && !is_ascii_space(s[j])) ++j;
-      if (j > i) lookup(s.substr(i, j - i));
+      if (j > i) spans.push_back({i, j - i});
       i = j;
     }
+  }
+  return spans;
+}
+
+std::vector<int32_t> Model::encode_source(const std::string& text) const {
+  std::string s = text;
+  if (config_.lowercase_source)
+    for (char& ch : s)
+      if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+
+  std::vector<int32_t> ids;
+  for (const Span& span : source_spans(s, config_.tokenization)) {
+    const auto it = source_index_.find(s.substr(span.offset, span.length));
+    ids.push_back(it == source_index_.end() ? config_.source_unk : it->second);
   }
   return ids;
 }

@@ -5,13 +5,22 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
+
+#include "model/config.hpp"
 
 namespace seqattn::model {
 
-bool is_ascii_space(char c);
+// Where one source token lies in the text: bytes [offset, offset + length).
+struct Span {
+  size_t offset, length;
+};
 
-// Length of the UTF-8 sequence starting at s[i], or 1 for a byte that does not
-// start a well-formed one (it then becomes a token of its own, most likely unk).
-size_t utf8_length(const std::string& s, size_t i);
+// The source tokens of `text` in order, as `tokenization` splits it: one per
+// UTF-8 code point (a byte that does not start a well-formed sequence is a
+// token of its own), or the runs between ASCII whitespace. The one splitter
+// behind Model::encode_source and seqattn_model_source_spans, so token i of
+// one is span i of the other. Lower-casing changes no byte offset.
+std::vector<Span> source_spans(const std::string& text, Tokenization tokenization);
 
 }  // namespace seqattn::model

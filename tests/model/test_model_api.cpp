@@ -5,6 +5,7 @@
 
 #include <climits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model_test_util.hpp"
@@ -193,6 +194,74 @@ TEST_F(ModelApi, EncodeSourceCapacity) {
   EXPECT_EQ(seqattn_model_encode_source(model_.m, "a", ids.data(), 2, nullptr),
             SEQATTN_ERROR_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(last_error(), "len_out")) << last_error();
+}
+
+// [offset, length] pairs of seqattn_model_source_spans, asked for the count first.
+std::vector<std::pair<int32_t, int32_t>> spans_of(seqattn_model m, const std::string& text) {
+  int32_t n = -1;
+  EXPECT_EQ(seqattn_model_source_spans(m, text.c_str(), nullptr, 0, &n), SEQATTN_OK)
+      << last_error();
+  std::vector<int32_t> flat(2 * size_t(std::max(n, 0)), -1);
+  if (n > 0) {
+    EXPECT_EQ(seqattn_model_source_spans(m, text.c_str(), flat.data(), n, &n), SEQATTN_OK)
+        << last_error();
+  }
+  std::vector<std::pair<int32_t, int32_t>> out;
+  for (size_t i = 0; i + 1 < flat.size(); i += 2) out.emplace_back(flat[i], flat[i + 1]);
+  return out;
+}
+
+using Spans = std::vector<std::pair<int32_t, int32_t>>;
+
+TEST_F(ModelApi, SourceSpansChars) {
+  // One span per code point, as encode_source splits: "é" (2 bytes), "€" (3),
+  // "😀" (4), a stray continuation byte (1), a truncated 3-byte lead (1 each).
+  const std::string text = "Ab\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\x80\xE2\x82";
+  EXPECT_EQ(spans_of(model_.m, text),
+            (Spans{{0, 1}, {1, 1}, {2, 2}, {4, 3}, {7, 4}, {11, 1}, {12, 1}, {13, 1}}));
+  EXPECT_EQ(spans_of(model_.m, text).size(), encode(text).size());
+  EXPECT_TRUE(spans_of(model_.m, "").empty());
+  // The spans keep the text as written: the source vocabulary is lower case.
+  EXPECT_EQ(encode("A"), (std::vector<int32_t>{src_id("a")}));
+  EXPECT_EQ(spans_of(model_.m, "A"), (Spans{{0, 1}}));
+}
+
+TEST_F(ModelApi, SourceSpansWords) {
+  Spec s;
+  s.tokenization = "words";
+  s.src_vocab = 30;
+  seqattn_model_destroy(model_.m);
+  model_.m = nullptr;
+  load(s);
+  const std::string text = "  A\tb \n zz\xC3\xA9 ";
+  EXPECT_EQ(spans_of(model_.m, text), (Spans{{2, 1}, {4, 1}, {8, 4}}));
+  EXPECT_EQ(spans_of(model_.m, text).size(), encode(text).size());
+  EXPECT_TRUE(spans_of(model_.m, " \t\n").empty());
+}
+
+TEST_F(ModelApi, SourceSpansRefusesBadArguments) {
+  std::vector<int32_t> spans(4, -9);
+  int32_t n = -1;
+  const auto refused = [&](seqattn_status st, const std::string& needle) {
+    EXPECT_EQ(st, SEQATTN_ERROR_INVALID_ARGUMENT) << needle;
+    EXPECT_TRUE(contains(last_error(), needle)) << "message: " << last_error();
+    EXPECT_EQ(spans, std::vector<int32_t>(4, -9)) << "spans_out written for " << needle;
+    EXPECT_EQ(n, -1) << "count_out written for " << needle;
+  };
+  refused(seqattn_model_source_spans(nullptr, "ab", spans.data(), 2, &n), "model");
+  refused(seqattn_model_source_spans(model_.m, nullptr, spans.data(), 2, &n), "text");
+  refused(seqattn_model_source_spans(model_.m, "ab", spans.data(), 2, nullptr), "count_out");
+  refused(seqattn_model_source_spans(model_.m, "ab", nullptr, 2, &n), "spans_out");
+  refused(seqattn_model_source_spans(model_.m, "ab", spans.data(), -1, &n), "capacity = -1");
+  refused(seqattn_model_source_spans(model_.m, "abc", spans.data(), 2, &n),
+          "capacity = 2 is less than the 3 tokens");
+  // A capacity of 0 with a buffer is a capacity, not the count query.
+  refused(seqattn_model_source_spans(model_.m, "a", spans.data(), 0, &n), "capacity = 0");
+  // Exactly enough room works and writes only the spans.
+  EXPECT_EQ(seqattn_model_source_spans(model_.m, "ab", spans.data(), 2, &n), SEQATTN_OK)
+      << last_error();
+  EXPECT_EQ(spans, (std::vector<int32_t>{0, 1, 1, 1}));
+  EXPECT_EQ(n, 2);
 }
 
 TEST_F(ModelApi, DecodeTarget) {
