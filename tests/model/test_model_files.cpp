@@ -310,7 +310,7 @@ TEST_F(HostileFiles, BadArgumentsToTheProgram) {
       {{"frobnicate"}, 2, "unknown command 'frobnicate'"},
       {{"translate", "--model", model}, 2, "needs at least one TEXT"},
       {{"translate", "--model"}, 2, "--model needs a value"},
-      {{"translate", "--model", model, "--device", "tpu", "x"}, 2, "--device is cpu or cuda"},
+      {{"translate", "--model", model, "--device", "tpu", "x"}, 2, "--device is cpu, reference or cuda"},
       {{"translate", "--model", model, "--max-steps", "0", "x"}, 2, "--max-steps"},
       {{"translate", "--model", model, "--max-steps", "7x", "x"}, 2, "--max-steps"},
       {{"translate", "--model", model, "--bogus", "x"}, 2, "unknown option '--bogus'"},
@@ -341,6 +341,40 @@ TEST_F(HostileFiles, BadArgumentsToTheProgram) {
   r = run_cli({"info", "--model", model}, dir_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "test-model")) << r.out;
+}
+
+// --device picks the path; the fast CPU path (the default) and the reference
+// translate alike, and the attention map's columns are the text as written.
+TEST_F(HostileFiles, TheProgramOnEachCpuPath) {
+  const std::string model =
+      write({"valid", [] { return valid_file().serialize(); }, SEQATTN_OK, ""});
+  const std::vector<std::string> texts = {"abc", "Ab c", "a\xC3\xA9" "b"};
+  std::vector<std::string> args = {"translate", "--model", model, "--show-attention"};
+  args.insert(args.end(), texts.begin(), texts.end());
+  const CliRun fallback = run_cli(args, dir_);
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  for (const char* device : {"cpu", "reference"}) {
+    SCOPED_TRACE(device);
+    std::vector<std::string> with_device = args;
+    with_device.insert(with_device.begin() + 1, {"--device", device});
+    const CliRun r = run_cli(with_device, dir_);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, fallback.out) << "differs from the default (cpu) path";
+  }
+  // Columns: one per code point, the capital kept, "\u00e9" whole.
+  EXPECT_TRUE(contains(fallback.out, "A b \u2423 c  \u2190 input")) << fallback.out;
+  EXPECT_TRUE(contains(fallback.out, "a \u00e9 b  \u2190 input")) << fallback.out;
+
+  CliRun r = run_cli({"--help"}, dir_);
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* word : {"cpu|reference|cuda", "the fast CPU path", "double-precision"})
+    EXPECT_TRUE(contains(r.out, word)) << word << " not in --help:\n" << r.out;
+  // info names what the fast path runs on: seqattn_cpu_info(), verbatim.
+  r = run_cli({"info", "--model", model}, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, std::string("fast CPU path (--device cpu): ") + seqattn_cpu_info() +
+                                  "\n"))
+      << r.out;
 }
 
 #endif  // SEQATTN_CLI
