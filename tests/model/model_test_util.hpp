@@ -436,6 +436,26 @@ class Reference {
   std::map<std::string, std::vector<double>> w_;
 };
 
+// ------------------------------------------------------------ devices
+
+// Every device a model test runs on: the fast CPU path, the double-precision
+// reference, and CUDA, which skips without a GPU.
+inline const std::vector<seqattn_device>& all_devices() {
+  static const std::vector<seqattn_device> devices = {
+      SEQATTN_DEVICE_CPU, SEQATTN_DEVICE_CPU_REFERENCE, SEQATTN_DEVICE_CUDA};
+  return devices;
+}
+
+// The device's part of a test name, as `seqattn --device` spells it.
+inline std::string device_name(seqattn_device d) {
+  return d == SEQATTN_DEVICE_CPU ? "cpu" : d == SEQATTN_DEVICE_CPU_REFERENCE ? "reference" : "cuda";
+}
+
+// False (the test should skip) for CUDA without a device.
+inline bool device_available(seqattn_device d) {
+  return d != SEQATTN_DEVICE_CUDA || seqattn_cuda_device_count() > 0;
+}
+
 // ------------------------------------------------------------ ownership
 
 struct HandleOwner {

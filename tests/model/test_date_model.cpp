@@ -1,9 +1,9 @@
 // The default model, models/date_model.safetensors, through the C API: fixed
 // dates in every input format with their answers written out here, and the
 // held-out set of tests/fixtures/date_heldout.tsv (never seen in training),
-// which must come out >= 99% exactly right. On CUDA (skipped without a GPU) the
-// same, plus agreement with the CPU. Skips, naming the file, while the model or
-// the held-out set is absent.
+// which must come out >= 99% exactly right: on the fast CPU path, on the
+// reference and on CUDA (skipped without a GPU). Skips, naming the file, while
+// the model or the held-out set is absent.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -66,7 +66,7 @@ class DateModel : public ::testing::TestWithParam<seqattn_device> {
   void SetUp() override {
     if (!exists(SEQATTN_DATE_MODEL))
       GTEST_SKIP() << "the default model " SEQATTN_DATE_MODEL " is missing";
-    if (GetParam() == SEQATTN_DEVICE_CUDA && seqattn_cuda_device_count() == 0)
+    if (!device_available(GetParam()))
       GTEST_SKIP() << "no CUDA device (seqattn_cuda_device_count() == 0)";
     handle_ = std::make_unique<HandleOwner>(GetParam());
     ASSERT_EQ(handle_->status, SEQATTN_OK) << last_error();
@@ -145,10 +145,7 @@ TEST_P(DateModel, HeldOutAtLeast99Percent) {
   EXPECT_GE(accuracy, 0.99) << correct << " of " << inputs.size() << " exactly right";
 }
 
-INSTANTIATE_TEST_SUITE_P(Devices, DateModel,
-                         ::testing::Values(SEQATTN_DEVICE_CPU, SEQATTN_DEVICE_CUDA),
-                         [](const auto& p) {
-                           return std::string(p.param == SEQATTN_DEVICE_CPU ? "cpu" : "cuda");
-                         });
+INSTANTIATE_TEST_SUITE_P(Devices, DateModel, ::testing::ValuesIn(all_devices()),
+                         [](const auto& p) { return device_name(p.param); });
 
 }  // namespace

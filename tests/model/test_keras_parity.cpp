@@ -4,8 +4,9 @@
 // unidirectional and bidirectional, no masking) and of an embedding /
 // reset_before / attention-bias / masked variant must agree with Keras within
 // 1e-4 on every valid step; the seed-003 forecaster (SimpleRNN -> attention
-// pooling -> Dense) through the layer C API likewise. CPU always; CUDA when a
-// device exists. A missing fixture skips the test and names the file.
+// pooling -> Dense) through the layer C API likewise. On the fast CPU path
+// and the reference always; CUDA when a device exists. A missing fixture
+// skips the test and names the file.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -23,13 +24,6 @@ constexpr double kParityTol = 1e-4;  // the issue's bound, absolute
 std::string fixture_path(const std::string& name) { return SEQATTN_FIXTURES_DIR "/" + name; }
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
-
-std::string device_name(seqattn_device d) { return d == SEQATTN_DEVICE_CPU ? "cpu" : "cuda"; }
-
-// Skips (returns false) unless the device exists.
-bool device_available(seqattn_device d) {
-  return d == SEQATTN_DEVICE_CPU || seqattn_cuda_device_count() > 0;
-}
 
 // --------------------------------------------------------------- seq2seq
 
@@ -136,7 +130,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          Seq2SeqFixture{"seed_onehot.safetensors", ""},
                                          Seq2SeqFixture{"seed_onehot_bidir.safetensors", ""},
                                          Seq2SeqFixture{"embed_reset_before.safetensors", ""}),
-                       ::testing::Values(SEQATTN_DEVICE_CPU, SEQATTN_DEVICE_CUDA)),
+                       ::testing::ValuesIn(all_devices())),
     [](const auto& p) {
       std::string name = std::get<0>(p.param).file;
       name = name.substr(0, name.find('.'));
@@ -231,7 +225,7 @@ TEST_P(ForecasterParity, SimpleRnnPoolingDense) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, ForecasterParity,
-                         ::testing::Values(SEQATTN_DEVICE_CPU, SEQATTN_DEVICE_CUDA),
+                         ::testing::ValuesIn(all_devices()),
                          [](const auto& p) { return device_name(p.param); });
 
 }  // namespace
