@@ -1,4 +1,5 @@
-"""Shared fixtures: the package from this source tree, a CPU handle."""
+"""Shared fixtures: the package from this source tree, a CPU handle, and a
+handle on each CPU path (the fast one and the double-precision reference)."""
 
 import sys
 from pathlib import Path
@@ -21,3 +22,14 @@ seqattn.load_library()
 def cpu():
     with seqattn.Handle("cpu") as handle:
         yield handle
+
+
+# The two CPU paths: "cpu" is the fast one (SIMD, OpenBLAS, OpenMP),
+# "reference" the double-precision oracle. Tests of results run on both.
+CPU_DEVICES = ("cpu", "reference")
+
+
+@pytest.fixture(scope="session", params=CPU_DEVICES)
+def handle(request):
+    with seqattn.Handle(request.param) as h:
+        yield h

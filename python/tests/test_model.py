@@ -1,7 +1,8 @@
 """seqattn.model.Model with the default date model (models/date_model.safetensors):
 translations written out here, attention maps that are distributions, scoring
-that agrees with greedy decoding, and errors that name the problem. Skips when
-the model file is absent."""
+that agrees with greedy decoding, and errors that name the problem, on both
+CPU paths (the fast one and the reference). Skips when the model file is
+absent."""
 
 from pathlib import Path
 
@@ -25,9 +26,9 @@ DATES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model():
-    with seqattn.Handle("cpu") as h, Model(h) as m:
+@pytest.fixture(scope="module", params=["cpu", "reference"])
+def model(request):
+    with seqattn.Handle(request.param) as h, Model(h) as m:
         yield m
 
 
@@ -100,8 +101,9 @@ def test_errors_name_the_problem(model):
         assert b"different handle" in seqattn._raw.seqattn_last_error()
 
 
-def test_bad_files(tmp_path):
-    with seqattn.Handle("cpu") as h:
+@pytest.mark.parametrize("device", ["cpu", "reference"])
+def test_bad_files(tmp_path, device):
+    with seqattn.Handle(device) as h:
         empty = tmp_path / "empty.safetensors"
         empty.write_bytes(b"")
         with pytest.raises(seqattn.SeqattnError) as e:
