@@ -1,6 +1,7 @@
 // seqattn — the command-line program: translate text with an attention seq2seq
-// model (by default the embedded date normaliser), draw its attention, compare
-// CPU and GPU, and report what this build can do. It uses the C API only.
+// model (by default the embedded date normaliser), draw its attention, time the
+// double-precision reference, the fast CPU path and the GPU on one batch, and
+// report what this build can do. It uses the C API only.
 //
 // Exit status: 0 success, 1 a failure at run time (model file, device), 2 a
 // usage error. Every failure prints one message on stderr.
