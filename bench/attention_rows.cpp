@@ -1,5 +1,6 @@
-// Additive attention rows: seqattn (all decoder steps in one call, on the CPU
-// reference and on a CUDA handle in both math modes), the two step-by-step
+// Additive attention rows: seqattn (all decoder steps in one call, on the
+// double-precision reference, the fast CPU path and a CUDA handle, in both
+// math modes where they differ), the two step-by-step
 // loops a decoder that attends one step at a time runs, and the unfused cuBLAS
 // composition that materialises [B, Td, Te, A].
 //
@@ -109,10 +110,11 @@ std::vector<float> swap_batch_time(const std::vector<float>& x, size_t outer, si
   return y;
 }
 
-void seqattn_row(benchmark::State& state, Space space, seqattn_math math, Impl impl) {
+void seqattn_row(benchmark::State& state, Device device, seqattn_math math, Impl impl) {
   const seqattn_attention_dims d = dims_of(shape_of(state));
+  const Space space = space_of(device);
   Stopwatch watch(space);
-  Handle handle(space, math, watch.stream());
+  Handle handle(device, math, watch.stream());
   AttentionInputs in(space, d, 7);
   const size_t B = size_t(d.batch), Td = size_t(d.dec_steps);
   Tensor s_steps, context_steps, keys;
@@ -138,7 +140,7 @@ void seqattn_row(benchmark::State& state, Space space, seqattn_math math, Impl i
   };
   const double extra = warm_up_extra_bytes(space, handle, probe, body);
   const double total = timed_loop(state, watch, body);
-  set_counters(state, attention_work(d), space, total, extra);
+  set_counters(state, attention_work(d), device, math, total, extra);
 }
 
 #if defined(SEQATTN_WITH_CUDA)
@@ -166,7 +168,7 @@ void unfused_row(benchmark::State& state) {
   watch.synchronize();
   const double extra = probe.extra_bytes();
   const double total = timed_loop(state, watch, body);
-  set_counters(state, attention_work(d), Space::kCuda, total, extra);
+  set_counters(state, attention_work(d), Device::kCuda, SEQATTN_MATH_PRECISE, total, extra);
 }
 #endif
 
@@ -188,29 +190,49 @@ void add_shapes(benchmark::internal::Benchmark* row, const std::vector<Shape>& s
   for (const Shape& s : shapes) row->Args({s.B, s.T, s.A, s.H});
 }
 
-benchmark::internal::Benchmark* add_seqattn_row(const char* name, Space space, seqattn_math math,
-                                                Impl impl) {
-  return add_row(name, [=](benchmark::State& st) { seqattn_row(st, space, math, impl); });
+benchmark::internal::Benchmark* add_seqattn_row(const char* name, Device device,
+                                                seqattn_math math, Impl impl) {
+  return add_row(name, [=](benchmark::State& st) { seqattn_row(st, device, math, impl); });
 }
 
 }  // namespace
 
 void register_attention_rows(bool with_gpu) {
-  const Space cpu = Space::kHost;
-  const seqattn_math precise = SEQATTN_MATH_PRECISE;
-  add_shapes(add_seqattn_row("attention/seqattn_cpu", cpu, precise, Impl::kAllSteps),
+  const Device ref = Device::kReference, cpu = Device::kCpu;
+  const seqattn_math precise = SEQATTN_MATH_PRECISE, fast = SEQATTN_MATH_FAST;
+  add_shapes(add_seqattn_row("attention/seqattn_reference", ref, precise, Impl::kAllSteps),
              cpu_shapes());
-  add_shapes(add_seqattn_row("attention/seqattn_cpu", cpu, precise, Impl::kAllSteps)->Iterations(1),
-             {{kRefB, kRefT, kRefA, kRefH}});
+  add_shapes(
+      add_seqattn_row("attention/seqattn_reference", ref, precise, Impl::kAllSteps)->Iterations(1),
+      {{kRefB, kRefT, kRefA, kRefH}});
+  // The fast CPU path: the shapes above, the reference shape, T 16..512 at the
+  // reference batch and B 1..256 at the reference length.
+  std::vector<Shape> fast_shapes = cpu_shapes();
+  for (int T = 16; T <= 512; T *= 2) fast_shapes.push_back({kRefB, T, kRefA, kRefH});
+  for (int B : {1, 8, 256}) fast_shapes.push_back({B, kRefT, kRefA, kRefH});
+  add_shapes(add_seqattn_row("attention/seqattn_cpu_precise", cpu, precise, Impl::kAllSteps),
+             fast_shapes);
+  add_shapes(add_seqattn_row("attention/seqattn_cpu_fast", cpu, fast, Impl::kAllSteps),
+             fast_shapes);
   const std::vector<Shape> cpu_step_shapes = {{8, 32, kRefA, kRefH}};
+  add_shapes(add_seqattn_row("attention/step_reproject_reference", ref, precise,
+                             Impl::kStepReproject),
+             cpu_step_shapes);
+  add_shapes(add_seqattn_row("attention/step_two_phase_reference", ref, precise,
+                             Impl::kStepTwoPhase),
+             cpu_step_shapes);
+  // Decoding on the fast path: one decoder step at a time, keys projected
+  // once, at batch 1 and 64 (the time per row is Td = T steps).
+  const std::vector<Shape> decode_shapes = {
+      {8, 32, kRefA, kRefH}, {1, kRefT, kRefA, kRefH}, {kRefB, kRefT, kRefA, kRefH}};
   add_shapes(add_seqattn_row("attention/step_reproject_cpu", cpu, precise, Impl::kStepReproject),
-             cpu_step_shapes);
+             decode_shapes);
   add_shapes(add_seqattn_row("attention/step_two_phase_cpu", cpu, precise, Impl::kStepTwoPhase),
-             cpu_step_shapes);
+             decode_shapes);
   if (!with_gpu) return;
 
 #if defined(SEQATTN_WITH_CUDA)
-  const Space cuda = Space::kCuda;
+  const Device cuda = Device::kCuda;
   // The reference shape, the T sweep (16..1024) and the A sweep (64..1024).
   std::vector<Shape> shapes;
   for (int T = 16; T <= 1024; T *= 2) shapes.push_back({kRefB, T, kRefA, kRefH});
@@ -218,9 +240,7 @@ void register_attention_rows(bool with_gpu) {
     if (A != kRefA) shapes.push_back({kRefB, kRefT, A, kRefH});
   add_shapes(add_seqattn_row("attention/seqattn_cuda_precise", cuda, precise, Impl::kAllSteps),
              shapes);
-  add_shapes(
-      add_seqattn_row("attention/seqattn_cuda_fast", cuda, SEQATTN_MATH_FAST, Impl::kAllSteps),
-      shapes);
+  add_shapes(add_seqattn_row("attention/seqattn_cuda_fast", cuda, fast, Impl::kAllSteps), shapes);
   add_shapes(add_row("attention/unfused_cublas", unfused_row), shapes);
   add_shapes(add_seqattn_row("attention/step_reproject_cuda", cuda, precise, Impl::kStepReproject),
              shapes);
@@ -239,7 +259,7 @@ void check_attention(bool with_gpu) {
   const size_t B = 3, Td = 29, He = 48, Hd = 40;
 
   AttentionInputs host(Space::kHost, d, 11);
-  Handle cpu(Space::kHost, SEQATTN_MATH_PRECISE, nullptr);
+  Handle cpu(Device::kReference, SEQATTN_MATH_PRECISE, nullptr);
   Tensor ref_weights(Space::kHost, B * Td * size_t(d.enc_steps));
   check(seqattn_additive_attention_forward(cpu, &d, host.h.f(), host.s.f(), enc_lengths.data(),
                                            nullptr, host.W.f(), host.U.f(), host.bias.f(),
@@ -247,9 +267,10 @@ void check_attention(bool with_gpu) {
         "CPU reference");
   const std::vector<float> ref = host.context.to_host();
 
-  auto steps = [&](Space space, seqattn_math math, Impl impl) {
+  auto steps = [&](Device device, seqattn_math math, Impl impl) {
+    const Space space = space_of(device);
     Stopwatch watch(space);
-    Handle handle(space, math, watch.stream());
+    Handle handle(device, math, watch.stream());
     AttentionInputs in(space, d, 11);  // the same seed: the same values
     std::vector<float> s = swap_batch_time(in.s.to_host(), B, Td, Hd);
     Tensor s_steps = make_tensor(space, s);
@@ -267,29 +288,34 @@ void check_attention(bool with_gpu) {
     check(seqattn_synchronize(handle), "seqattn_synchronize");
     return swap_batch_time(context_steps.to_host(), Td, B, He);
   };
-  auto run = [&](const std::string& name, Space space, seqattn_math math, Impl impl,
+  auto run = [&](const std::string& name, Device device, seqattn_math math, Impl impl,
                  double bound) {
     try {
-      report_check(name, relative_error(steps(space, math, impl), ref), bound);
+      report_check(name, relative_error(steps(device, math, impl), ref), bound);
     } catch (const std::exception& e) {
       report_check_skipped(name, e.what());
     }
   };
   // The step loops agree with the one-call reference up to the float rounding
   // of the keys the two-phase form hands back.
-  run("attention/step_reproject_cpu", Space::kHost, SEQATTN_MATH_PRECISE, Impl::kStepReproject,
+  const seqattn_math precise = SEQATTN_MATH_PRECISE, fast = SEQATTN_MATH_FAST;
+  run("attention/step_reproject_reference", Device::kReference, precise, Impl::kStepReproject,
       1e-6);
-  run("attention/step_two_phase_cpu", Space::kHost, SEQATTN_MATH_PRECISE, Impl::kStepTwoPhase,
+  run("attention/step_two_phase_reference", Device::kReference, precise, Impl::kStepTwoPhase,
       1e-5);
+  // The fast CPU path; FAST within the bound of docs/math.md (tanh error
+  // 1.5e-4 times Σ|v| ≈ 0.1 here, far below 2e-3).
+  run("attention/seqattn_cpu_precise", Device::kCpu, precise, Impl::kAllSteps, 1e-5);
+  run("attention/seqattn_cpu_fast", Device::kCpu, fast, Impl::kAllSteps, 2e-3);
+  run("attention/step_reproject_cpu", Device::kCpu, precise, Impl::kStepReproject, 1e-5);
+  run("attention/step_two_phase_cpu", Device::kCpu, precise, Impl::kStepTwoPhase, 1e-5);
   if (!with_gpu) return;
 
 #if defined(SEQATTN_WITH_CUDA)
-  run("attention/seqattn_cuda_precise", Space::kCuda, SEQATTN_MATH_PRECISE, Impl::kAllSteps, 1e-5);
-  run("attention/seqattn_cuda_fast", Space::kCuda, SEQATTN_MATH_FAST, Impl::kAllSteps, 2e-3);
-  run("attention/step_reproject_cuda", Space::kCuda, SEQATTN_MATH_PRECISE, Impl::kStepReproject,
-      1e-5);
-  run("attention/step_two_phase_cuda", Space::kCuda, SEQATTN_MATH_PRECISE, Impl::kStepTwoPhase,
-      1e-5);
+  run("attention/seqattn_cuda_precise", Device::kCuda, precise, Impl::kAllSteps, 1e-5);
+  run("attention/seqattn_cuda_fast", Device::kCuda, fast, Impl::kAllSteps, 2e-3);
+  run("attention/step_reproject_cuda", Device::kCuda, precise, Impl::kStepReproject, 1e-5);
+  run("attention/step_two_phase_cuda", Device::kCuda, precise, Impl::kStepTwoPhase, 1e-5);
   try {
     Stopwatch watch(Space::kCuda);
     AttentionInputs in(Space::kCuda, d, 11);

@@ -47,6 +47,13 @@ const GpuInfo& gpu();
 
 enum class Space { kHost, kCuda };
 
+// What a row runs on: the double-precision reference, the fast CPU path (both
+// in host memory) or CUDA. Row names say it: seqattn_reference, seqattn_cpu,
+// seqattn_cuda.
+enum class Device { kReference, kCpu, kCuda };
+inline Space space_of(Device d) { return d == Device::kCuda ? Space::kCuda : Space::kHost; }
+const char* device_name(Device d);  // "reference", "cpu", "cuda"
+
 // A flat float / int32 array in host memory or device memory. Owns it.
 class Tensor {
  public:
@@ -81,11 +88,11 @@ Tensor make_tensor(Space space, const std::vector<float>& host);
 // run faster than real data.
 std::vector<float> random_vector(size_t n, float scale, uint32_t seed);
 
-// A seqattn handle on the CPU or on the current GPU; a CUDA handle is bound to
-// the row's stream, so the Stopwatch's events bracket exactly its work.
+// A seqattn handle on `device` (the current GPU for CUDA); a CUDA handle is
+// bound to the row's stream, so the Stopwatch's events bracket exactly its work.
 class Handle {
  public:
-  Handle(Space space, seqattn_math math, void* cuda_stream);
+  Handle(Device device, seqattn_math math, void* cuda_stream);
   ~Handle() { seqattn_handle_destroy(handle_); }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
@@ -180,9 +187,19 @@ struct Work {
 };
 
 // Sets the counters of a row: tanh/s, bytes/s and flop/s (rates over the
-// measured time), and on GPU rows the tanh-roofline fraction and extra_MiB.
-void set_counters(benchmark::State& state, const Work& work, Space space, double total_seconds,
-                  double extra_bytes);
+// measured time); the tanh-roofline fraction on GPU rows (against the MUFU
+// peak) and fast-CPU rows (against cpu_tanh_per_s of the row's math mode);
+// extra_MiB on GPU rows.
+void set_counters(benchmark::State& state, const Work& work, Device device, seqattn_math math,
+                  double total_seconds, double extra_bytes);
+
+// The fast CPU path's tanh roofline on this machine, measured once per math
+// mode in this run: the same tanh routine (src/fast/tanh-inl.h, compiled into
+// the benchmark from the library's own kernels.cpp) in a calibration loop on
+// register-resident vectors, on as many threads as the library uses
+// (cpu_roofline.cpp).
+double cpu_tanh_per_s(seqattn_math math);
+int cpu_threads();  // the threads the fast CPU path uses (seqattn_cpu_info)
 
 // Registers a row that catches exceptions from `fn` and reports them as the
 // row's error, so the other rows still run.

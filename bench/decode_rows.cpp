@@ -117,9 +117,10 @@ struct Decoder {
   }
 };
 
-void decode_row(benchmark::State& state, Space space) {
+void decode_row(benchmark::State& state, Device device) {
+  const Space space = space_of(device);
   Stopwatch watch(space);
-  Handle handle(space, SEQATTN_MATH_PRECISE, watch.stream());
+  Handle handle(device, SEQATTN_MATH_PRECISE, watch.stream());
   MemoryProbe probe(space);
   Decoder dec(handle, int32_t(state.range(0)));
   auto body = [&] { dec.translate(handle); };
@@ -137,25 +138,24 @@ void decode_row(benchmark::State& state, Space space) {
 }  // namespace
 
 void register_decode_rows(bool with_gpu) {
-  for (int64_t B : {1, 64})
-    add_row("decode/seqattn_cpu", [](benchmark::State& st) { decode_row(st, Space::kHost); })
-        ->ArgNames({"B"})
-        ->Arg(B);
-  if (!with_gpu) return;
-  for (int64_t B : {1, 64})
-    add_row("decode/seqattn_cuda", [](benchmark::State& st) { decode_row(st, Space::kCuda); })
-        ->ArgNames({"B"})
-        ->Arg(B);
+  std::vector<Device> devices = {Device::kReference, Device::kCpu};
+  if (with_gpu) devices.push_back(Device::kCuda);
+  for (Device dev : devices)
+    for (int64_t B : {1, 64})
+      add_row(std::string("decode/seqattn_") + device_name(dev),
+              [dev](benchmark::State& st) { decode_row(st, dev); })
+          ->ArgNames({"B"})
+          ->Arg(B);
 }
 
 // The rows translate dates whose answer is known: a wrong decoder (or a wrong
 // model file) fails here rather than being timed. Near-ties in the argmax may
 // differ between devices, so one row in 50 may be wrong.
 void check_decode(bool with_gpu) {
-  auto run = [](const char* name, Space space) {
+  auto run = [](const char* name, Device device) {
     try {
-      Stopwatch watch(space);
-      Handle handle(space, SEQATTN_MATH_PRECISE, watch.stream());
+      Stopwatch watch(space_of(device));
+      Handle handle(device, SEQATTN_MATH_PRECISE, watch.stream());
       Decoder dec(handle, 64);
       dec.translate(handle);
       report_check(name, dec.wrong_fraction(), 0.02);
@@ -163,8 +163,9 @@ void check_decode(bool with_gpu) {
       report_check_skipped(name, e.what());
     }
   };
-  run("decode/seqattn_cpu (fraction of dates wrong)", Space::kHost);
-  if (with_gpu) run("decode/seqattn_cuda (fraction of dates wrong)", Space::kCuda);
+  run("decode/seqattn_reference (fraction of dates wrong)", Device::kReference);
+  run("decode/seqattn_cpu (fraction of dates wrong)", Device::kCpu);
+  if (with_gpu) run("decode/seqattn_cuda (fraction of dates wrong)", Device::kCuda);
 }
 
 }  // namespace bench

@@ -185,11 +185,22 @@ std::vector<float> random_vector(size_t n, float scale, uint32_t seed) {
   return out;
 }
 
-Handle::Handle(Space space, seqattn_math math, void* cuda_stream) {
+const char* device_name(Device d) {
+  switch (d) {
+    case Device::kReference: return "reference";
+    case Device::kCpu: return "cpu";
+    case Device::kCuda: return "cuda";
+  }
+  return "?";
+}
+
+Handle::Handle(Device device, seqattn_math math, void* cuda_stream) {
   seqattn_handle_options options;
   seqattn_handle_options_init(&options);
-  options.device = space == Space::kCuda ? SEQATTN_DEVICE_CUDA : SEQATTN_DEVICE_CPU;
-  options.device_ordinal = space == Space::kCuda ? gpu().ordinal : 0;
+  options.device = device == Device::kCuda  ? SEQATTN_DEVICE_CUDA
+                   : device == Device::kCpu ? SEQATTN_DEVICE_CPU
+                                            : SEQATTN_DEVICE_CPU_REFERENCE;
+  options.device_ordinal = device == Device::kCuda ? gpu().ordinal : 0;
   options.cuda_stream = cuda_stream;
   options.math = math;
   check(seqattn_handle_create(&options, &handle_), "seqattn_handle_create");
@@ -295,15 +306,17 @@ double Stopwatch::stop() {
 
 // ---------------------------------------------------------------- counters
 
-void set_counters(benchmark::State& state, const Work& work, Space space, double total_seconds,
-                  double extra_bytes) {
+void set_counters(benchmark::State& state, const Work& work, Device device, seqattn_math math,
+                  double total_seconds, double extra_bytes) {
   using benchmark::Counter;
   const auto rate = Counter::kIsIterationInvariantRate;  // value per iteration, shown per second
   if (work.tanh > 0) state.counters["tanh"] = Counter(work.tanh, rate);
   state.counters["bytes"] = Counter(work.bytes, rate);
   if (work.flops > 0) state.counters["flop"] = Counter(work.flops, rate);
-  if (space != Space::kCuda) return;
   const double iters = double(state.iterations());
+  if (device == Device::kCpu && work.tanh > 0 && total_seconds > 0)
+    state.counters["roofline"] = work.tanh * iters / total_seconds / cpu_tanh_per_s(math);
+  if (device != Device::kCuda) return;
   if (work.tanh > 0 && total_seconds > 0 && gpu().tanh_per_s() > 0)
     state.counters["roofline"] = work.tanh * iters / total_seconds / gpu().tanh_per_s();
   state.counters["extra_MiB"] = extra_bytes / double(1 << 20);

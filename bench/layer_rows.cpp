@@ -1,5 +1,6 @@
-// GRU and Dense rows: seqattn on the CPU reference and on a CUDA handle, and
-// cuDNN's GRU as the GPU peer.
+// GRU and Dense rows: seqattn on the double-precision reference, the fast CPU
+// path and a CUDA handle, and cuDNN's GRU as the GPU peer (torch.nn.GRU is
+// the CPU peer, in compare_cpu.py).
 //
 // Row names: gru/<impl>/B:<batch>/T:<steps>/H:<units = input_dim>,
 //            dense/<impl>_<activation>/rows:<rows>/in:<in>/out:<out>.
@@ -66,16 +67,17 @@ void seqattn_gru(seqattn_handle handle, const seqattn_rnn_dims& d, seqattn_gru_v
         "seqattn_gru_forward");
 }
 
-void seqattn_gru_row(benchmark::State& state, Space space, seqattn_gru_variant variant) {
+void seqattn_gru_row(benchmark::State& state, Device device, seqattn_gru_variant variant) {
   const seqattn_rnn_dims d = gru_dims_of(state);
+  const Space space = space_of(device);
   Stopwatch watch(space);
-  Handle handle(space, SEQATTN_MATH_PRECISE, watch.stream());
+  Handle handle(device, SEQATTN_MATH_PRECISE, watch.stream());
   GruInputs in(space, d, variant, 5);
   MemoryProbe probe(space);
   auto body = [&] { seqattn_gru(handle, d, variant, in); };
   const double extra = warm_up_extra_bytes(space, handle, probe, body);
   const double total = timed_loop(state, watch, body);
-  set_counters(state, gru_work(d, variant), space, total, extra);
+  set_counters(state, gru_work(d, variant), device, SEQATTN_MATH_PRECISE, total, extra);
 }
 
 #if defined(SEQATTN_WITH_CUDNN)
@@ -91,7 +93,8 @@ void cudnn_gru_row(benchmark::State& state, CudnnGru::Math math) {
   watch.synchronize();
   const double extra = probe.extra_bytes();
   const double total = timed_loop(state, watch, body);
-  set_counters(state, gru_work(d, SEQATTN_GRU_RESET_AFTER), Space::kCuda, total, extra);
+  set_counters(state, gru_work(d, SEQATTN_GRU_RESET_AFTER), Device::kCuda, SEQATTN_MATH_PRECISE,
+               total, extra);
 }
 #endif
 
@@ -119,11 +122,12 @@ struct DenseInputs {
   }
 };
 
-void dense_row(benchmark::State& state, Space space, Activation act) {
+void dense_row(benchmark::State& state, Device device, Activation act) {
   const int64_t rows = state.range(0);
   const int in_dim = int(state.range(1)), out_dim = int(state.range(2));
+  const Space space = space_of(device);
   Stopwatch watch(space);
-  Handle handle(space, SEQATTN_MATH_PRECISE, watch.stream());
+  Handle handle(device, SEQATTN_MATH_PRECISE, watch.stream());
   DenseInputs in(space, rows, in_dim, out_dim, 9);
   MemoryProbe probe(space);
   auto body = [&] {
@@ -138,7 +142,7 @@ void dense_row(benchmark::State& state, Space space, Activation act) {
   w.tanh = act.transcendental ? R * O : 0.0;
   w.bytes = 4.0 * (R * I + I * O + O + R * O);
   w.flops = 2.0 * R * I * O;
-  set_counters(state, w, space, total, extra);
+  set_counters(state, w, device, SEQATTN_MATH_PRECISE, total, extra);
 }
 
 // ---------------------------------------------------------------- shapes
@@ -169,21 +173,25 @@ const std::vector<int64_t> kDenseShape = {64 * 128, 256, 256};
 
 void register_layer_rows(bool with_gpu) {
   for (seqattn_gru_variant v : {SEQATTN_GRU_RESET_AFTER, SEQATTN_GRU_RESET_BEFORE}) {
-    const std::string name = std::string("gru/seqattn_cpu_") + variant_name(v);
-    auto fn = [v](benchmark::State& st) { seqattn_gru_row(st, Space::kHost, v); };
-    add_gru_shapes(add_row(name, fn), {{8, 32, 256}});
-    add_gru_shapes(add_row(name, fn)->Iterations(1), {{64, 128, 256}});
+    const std::string ref = std::string("gru/seqattn_reference_") + variant_name(v);
+    auto ref_fn = [v](benchmark::State& st) { seqattn_gru_row(st, Device::kReference, v); };
+    add_gru_shapes(add_row(ref, ref_fn), {{8, 32, 256}});
+    add_gru_shapes(add_row(ref, ref_fn)->Iterations(1), {{64, 128, 256}});
+    const std::string cpu = std::string("gru/seqattn_cpu_") + variant_name(v);
+    auto cpu_fn = [v](benchmark::State& st) { seqattn_gru_row(st, Device::kCpu, v); };
+    add_gru_shapes(add_row(cpu, cpu_fn), {{8, 32, 256}, {64, 128, 256}, {64, 128, 128}});
   }
   for (const Activation& act : kActivations)
-    add_row(std::string("dense/seqattn_cpu_") + act.name,
-            [act](benchmark::State& st) { dense_row(st, Space::kHost, act); })
-        ->ArgNames({"rows", "in", "out"})
-        ->Args(kDenseShape);
+    for (Device dev : {Device::kReference, Device::kCpu})
+      add_row(std::string("dense/seqattn_") + device_name(dev) + "_" + act.name,
+              [act, dev](benchmark::State& st) { dense_row(st, dev, act); })
+          ->ArgNames({"rows", "in", "out"})
+          ->Args(kDenseShape);
   if (!with_gpu) return;
 
   for (seqattn_gru_variant v : {SEQATTN_GRU_RESET_AFTER, SEQATTN_GRU_RESET_BEFORE})
     add_gru_shapes(add_row(std::string("gru/seqattn_cuda_") + variant_name(v),
-                           [v](benchmark::State& st) { seqattn_gru_row(st, Space::kCuda, v); }),
+                           [v](benchmark::State& st) { seqattn_gru_row(st, Device::kCuda, v); }),
                    gru_gpu_shapes());
 #if defined(SEQATTN_WITH_CUDNN)
   add_gru_shapes(add_row("gru/cudnn_fp32",
@@ -197,18 +205,18 @@ void register_layer_rows(bool with_gpu) {
 #endif
   for (const Activation& act : kActivations)
     add_row(std::string("dense/seqattn_cuda_") + act.name,
-            [act](benchmark::State& st) { dense_row(st, Space::kCuda, act); })
+            [act](benchmark::State& st) { dense_row(st, Device::kCuda, act); })
         ->ArgNames({"rows", "in", "out"})
         ->Args(kDenseShape);
 }
 
 // ---------------------------------------------------------------- checks
 
-// The GPU rows against the CPU reference on small odd shapes.
+// The fast CPU and GPU rows against the double-precision reference on small
+// odd shapes.
 void check_layers(bool with_gpu) {
-  if (!with_gpu) return;
   const seqattn_rnn_dims d{3, 11, 13, 17};  // B, T, I, H
-  Handle cpu(Space::kHost, SEQATTN_MATH_PRECISE, nullptr);
+  Handle cpu(Device::kReference, SEQATTN_MATH_PRECISE, nullptr);
 
   auto gru_result = [](const GruInputs& in) {
     std::vector<float> out = in.outputs.to_host();
@@ -220,19 +228,22 @@ void check_layers(bool with_gpu) {
     GruInputs ref(Space::kHost, d, v, 21);
     seqattn_gru(cpu, d, v, ref);
     const std::vector<float> expected = gru_result(ref);
-    const std::string name = std::string("gru/seqattn_cuda_") + variant_name(v);
-    try {
-      Stopwatch watch(Space::kCuda);
-      Handle handle(Space::kCuda, SEQATTN_MATH_PRECISE, watch.stream());
-      GruInputs in(Space::kCuda, d, v, 21);
-      seqattn_gru(handle, d, v, in);
-      check(seqattn_synchronize(handle), "seqattn_synchronize");
-      report_check(name, relative_error(gru_result(in), expected), 1e-5);
-    } catch (const std::exception& e) {
-      report_check_skipped(name, e.what());
+    for (Device dev : {Device::kCpu, Device::kCuda}) {
+      if (dev == Device::kCuda && !with_gpu) continue;
+      const std::string name = std::string("gru/seqattn_") + device_name(dev) + "_" + variant_name(v);
+      try {
+        Stopwatch watch(space_of(dev));
+        Handle handle(dev, SEQATTN_MATH_PRECISE, watch.stream());
+        GruInputs in(space_of(dev), d, v, 21);
+        seqattn_gru(handle, d, v, in);
+        check(seqattn_synchronize(handle), "seqattn_synchronize");
+        report_check(name, relative_error(gru_result(in), expected), 1e-5);
+      } catch (const std::exception& e) {
+        report_check_skipped(name, e.what());
+      }
     }
 #if defined(SEQATTN_WITH_CUDNN)
-    if (v != SEQATTN_GRU_RESET_AFTER) continue;
+    if (v != SEQATTN_GRU_RESET_AFTER || !with_gpu) continue;
     // TF32 keeps 10 mantissa bits of each product's operands: ~1e-3 relative.
     for (auto [math, label, bound] : {std::tuple{CudnnGru::Math::kFp32, "gru/cudnn_fp32", 1e-5},
                                       std::tuple{CudnnGru::Math::kTf32, "gru/cudnn_tf32", 1e-2}}) {
@@ -254,22 +265,25 @@ void check_layers(bool with_gpu) {
   const int64_t rows = 37;
   const int in_dim = 29, out_dim = 23;
   for (const Activation& act : kActivations) {
-    const std::string name = std::string("dense/seqattn_cuda_") + act.name;
     DenseInputs ref(Space::kHost, rows, in_dim, out_dim, 31);
     check(seqattn_dense_forward(cpu, rows, in_dim, out_dim, ref.x.f(), ref.W.f(), ref.b.f(),
                                 act.value, ref.y.f()),
           "CPU reference dense");
-    try {
-      Stopwatch watch(Space::kCuda);
-      Handle handle(Space::kCuda, SEQATTN_MATH_PRECISE, watch.stream());
-      DenseInputs in(Space::kCuda, rows, in_dim, out_dim, 31);
-      check(seqattn_dense_forward(handle, rows, in_dim, out_dim, in.x.f(), in.W.f(), in.b.f(),
-                                  act.value, in.y.f()),
-            "seqattn_dense_forward");
-      check(seqattn_synchronize(handle), "seqattn_synchronize");
-      report_check(name, relative_error(in.y.to_host(), ref.y.to_host()), 1e-5);
-    } catch (const std::exception& e) {
-      report_check_skipped(name, e.what());
+    for (Device dev : {Device::kCpu, Device::kCuda}) {
+      if (dev == Device::kCuda && !with_gpu) continue;
+      const std::string name = std::string("dense/seqattn_") + device_name(dev) + "_" + act.name;
+      try {
+        Stopwatch watch(space_of(dev));
+        Handle handle(dev, SEQATTN_MATH_PRECISE, watch.stream());
+        DenseInputs in(space_of(dev), rows, in_dim, out_dim, 31);
+        check(seqattn_dense_forward(handle, rows, in_dim, out_dim, in.x.f(), in.W.f(), in.b.f(),
+                                    act.value, in.y.f()),
+              "seqattn_dense_forward");
+        check(seqattn_synchronize(handle), "seqattn_synchronize");
+        report_check(name, relative_error(in.y.to_host(), ref.y.to_host()), 1e-5);
+      } catch (const std::exception& e) {
+        report_check_skipped(name, e.what());
+      }
     }
   }
 }

@@ -58,8 +58,10 @@ target_link_libraries(seqattn PRIVATE hwy::hwy)
 # here; the portable EMU128 fallback covers older processors), and SVE's
 # sizeless vectors cannot live in the kernels' register-tile arrays (NEON
 # serves aarch64).
+set(SEQATTN_HWY_DEFINITIONS
+    "HWY_DISABLED_TARGETS=(HWY_SSSE3|HWY_SVE|HWY_SVE2|HWY_SVE_256|HWY_SVE2_128)")
 set_source_files_properties(src/fast/kernels.cpp PROPERTIES COMPILE_DEFINITIONS
-  "HWY_DISABLED_TARGETS=(HWY_SSSE3|HWY_SVE|HWY_SVE2|HWY_SVE_256|HWY_SVE2_128)")
+                            "${SEQATTN_HWY_DEFINITIONS}")
 find_library(SEQATTN_OPENBLAS_LIBRARY NAMES openblas
              HINTS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-pthread REQUIRED)
 find_path(SEQATTN_OPENBLAS_INCLUDE_DIR cblas.h

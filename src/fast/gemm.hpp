@@ -37,11 +37,14 @@ namespace seqattn::fast {
 template <class Epilogue>
 void gemm_rows(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                int64_t ldb, float* C, int64_t ldc, Epilogue&& epilogue) {
-  // Blocks of 64 rows: enough to amortise packing B, small enough that a
-  // slowed thread holds back at most one block.
-  constexpr int64_t kRows = 64;
+  // About four blocks per thread, of 64 to 1024 rows: each block packs B
+  // again (K·N floats), so blocks must be long enough to amortise that, and
+  // short enough that a thread slowed by another process holds back only a
+  // quarter of its share.
+  const int threads = threads_for(double(M) * double(N) * double(K), (M + 63) / 64);
+  const int64_t kRows = std::clamp<int64_t>((M + 4 * threads - 1) / (4 * threads), 64, 1024);
   const int64_t blocks = (M + kRows - 1) / kRows;
-  parallel_for(blocks, threads_for(double(M) * double(N) * double(K), blocks), [&](int64_t blk) {
+  parallel_for(blocks, threads, [&](int64_t blk) {
     const int64_t r0 = blk * kRows, r1 = std::min(M, r0 + kRows);
     gemm(r1 - r0, N, K, A + r0 * lda, lda, B, ldb, C + r0 * ldc, ldc);
     epilogue(r0, r1);
