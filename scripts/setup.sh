@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test seqattn: Debian packages
-# (compiler, CMake, GoogleTest, Google Benchmark, nlohmann-json, clang for the
-# fuzzer) and the Python test tools (numpy, pytest). Installs nothing that is
+# (compiler, CMake, GoogleTest, Google Benchmark, nlohmann-json, Google Highway,
+# OpenBLAS, clang for the fuzzer) and the Python test tools (numpy, pytest). Installs nothing that is
 # already there, so on a prepared machine it needs no network. The CUDA toolkit
 # is optional and never installed here.
 set -euo pipefail
@@ -12,8 +12,10 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # command-or-header probe : Debian package that provides it
 need=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
+# libhwy-dev (Google Highway) and OpenBLAS's pthread build are the fast CPU path's.
 for pkg in cmake ninja-build g++ pkg-config googletest libgtest-dev libbenchmark-dev \
-           nlohmann-json3-dev clang python3 python3-pip; do
+           nlohmann-json3-dev libhwy-dev libopenblas-dev libopenblas-pthread-dev \
+           clang python3 python3-pip; do
   want "$pkg"
 done
 # libFuzzer's runtime comes with the clang of the distribution's default version.
