@@ -194,6 +194,8 @@ struct Shape {
   int32_t tgt_vocab;
 };
 
+void PrintTo(const Shape& s, std::ostream* os) { *os << s.name; }
+
 class SteadyState : public ::testing::TestWithParam<Shape> {
  protected:
   void SetUp() override {
