@@ -12,6 +12,7 @@ set(SEQATTN_CPU_SOURCES
   src/fast/rnn.cpp
   src/fast/layers.cpp
   src/fast/gemm.cpp
+  src/fast/thread_pool.cpp
   src/fast/kernels.cpp
   src/fast/fast_backend.cpp
   src/model/safetensors.cpp

@@ -97,8 +97,10 @@ void attend(const Problem& p, Workspace& ws) {
   };
 
   if (int64_t(items.size()) >= 2 * threads) {
-    // Enough items for every thread: each item runs whole on one thread.
-    float* scratch = p.weights ? nullptr : ws.get(Workspace::kEnergies, size_t(threads * kRowBlock * Te));
+    // Enough items for every thread: each item runs whole on one thread, its
+    // energies in that thread's scratch rows (any pool thread may take it).
+    const size_t slots = size_t(ThreadPool::instance().threads());
+    float* scratch = p.weights ? nullptr : ws.get(Workspace::kEnergies, slots * kRowBlock * Te);
     parallel_for(int64_t(items.size()), threads, [&](int64_t n) {
       const Item& it = items[size_t(n)];
       float* e = rows_of(it, scratch ? scratch + thread_index() * kRowBlock * Te : nullptr);

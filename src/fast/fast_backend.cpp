@@ -1,8 +1,6 @@
 // The fast CPU backend (SEQATTN_DEVICE_CPU): host memory, SIMD kernels with
 // run-time dispatch (Highway), OpenBLAS products, OpenMP threads. The
 // double-precision reference (src/cpu/) is the oracle it is tested against.
-#include <omp.h>
-
 #include <memory>
 #include <string>
 
@@ -10,6 +8,7 @@
 #include "fast/gemm.hpp"
 #include "fast/kernels.hpp"
 #include "fast/ops.hpp"
+#include "fast/thread_pool.hpp"
 
 namespace seqattn {
 namespace {
@@ -47,7 +46,7 @@ std::unique_ptr<Backend> make_fast_cpu_backend(const seqattn_handle_options& opt
 std::string fast_cpu_info() {
   fast::init_blas();
   return std::string("simd ") + fast::simd_target_name() + "; " + fast::blas_description() +
-         "; threads " + std::to_string(omp_get_max_threads());
+         "; threads " + std::to_string(fast::ThreadPool::instance().threads());
 }
 
 }  // namespace seqattn
