@@ -1,15 +1,17 @@
-# CUDA handle vs CPU reference (GoogleTest). Built only with the CUDA backend;
-# on a machine without a usable GPU every test skips and says why (except the
-# one that checks how a missing device is reported). The tests see the public
-# C API plus the CUDA runtime, for streams, graphs and cudaMemGetInfo.
+# What only the CUDA backend has (GoogleTest): handles, device memory,
+# streams and graphs, unaligned device pointers, FAST being approximate. The
+# op sweeps against the reference run on every backend from one case table
+# (backends_tests.cmake). Built only with the CUDA backend; on a machine
+# without a usable GPU every test skips and says why (except the one that
+# checks how a missing device is reported). The tests see the public C API
+# plus the CUDA runtime, for streams, graphs and cudaMemGetInfo.
 if(SEQATTN_WITH_CUDA)
   add_executable(seqattn_cuda_tests
     cuda/test_attention.cpp
-    cuda/test_layers.cpp
     cuda/test_handle.cpp)
   target_link_libraries(seqattn_cuda_tests PRIVATE seqattn GTest::gtest_main CUDA::cudart
                                                    seqattn_warnings)
-  # The helpers both suites share: tests/common/ (test_util.hpp, oracle.hpp).
+  # The helpers the suites share: tests/common/ (backend_util.hpp, attention_util.hpp, ...).
   target_include_directories(seqattn_cuda_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/common)
   gtest_discover_tests(seqattn_cuda_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES
                        PROPERTIES LABELS cuda)

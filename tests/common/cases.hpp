@@ -40,6 +40,7 @@ struct AttentionCase {
 inline constexpr AttentionCase kAttention[] = {
     {"tiny", {1, 1, 1, 1, 1, 1}, false},
     {"primes", {2, 5, 3, 7, 11, 13}, false},
+    {"exact_vectors", {4, 32, 8, 32, 16, 64}, false},  // every size a multiple of 16: no tails
     {"larger_primes", {3, 31, 7, 41, 43, 47}, false},
     // A and He one past a 16-, 8- and 4-float vector: every masked tail.
     {"vector_tails", {2, 17, 3, 9, 5, 17}, false},
@@ -73,6 +74,7 @@ struct PoolingCase {
 inline constexpr PoolingCase kPooling[] = {
     {"tiny", {1, 1, 1}, false},
     {"primes", {3, 7, 5}, false},
+    {"exact_vectors", {4, 64, 32}, false},
     {"vector_tails", {2, 33, 17}, false},
     {"steps_over_a_block", {4, 300, 33}, false},
     {"wide", {5, 17, 257}, false},
@@ -87,6 +89,8 @@ struct RnnCase {
 
 inline constexpr RnnCase kRnn[] = {
     {"tiny", {1, 1, 1, 1}, false},           {"primes", {3, 7, 5, 9}, false},
+    {"exact_vectors", {4, 8, 16, 32}, false},
+    {"one_step", {8, 1, 5, 7}, false},  // T = 1: a single step, lengths only 0 or 1
     {"vector_tails", {2, 6, 16, 17}, false}, {"odd", {4, 13, 17, 33}, false},
     {"long_steps", {5, 120, 8, 24}, false},  {"units_over_a_block", {2, 5, 300, 257}, false},
 };
@@ -101,6 +105,7 @@ struct DenseCase {
 inline constexpr DenseCase kDense[] = {
     {"tiny", 1, 1, 1, false},
     {"primes", 7, 13, 5, false},
+    {"exact_vectors", 64, 64, 128, false},
     {"vector_tails", 5, 17, 33, false},
     {"blocks", 300, 65, 129, false},
     {"vocabulary", 33, 17, 1000, false},  // a softmax row wider than a warp many times

@@ -1,188 +1,55 @@
-// Helpers of the CUDA tests: every op runs on a CUDA handle and on a CPU
-// handle (the double-precision reference of src/cpu) over the same inputs,
-// and the results are compared element by element, naming the first mismatch.
-// Without a usable GPU each test skips and says why; none passes vacuously.
+// What only the CUDA tests need: a fixture with a CUDA handle in each math
+// mode and a handle on the double-precision reference (SEQATTN_DEVICE_CPU_REFERENCE,
+// the oracle), or a skip that says why there is no GPU. The helpers every
+// backend's tests share (arrays through a handle, inputs, close()) are in
+// tests/common/backend_util.hpp; the op sweeps are in tests/backends/.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <memory>
-#include <stdexcept>
 #include <string>
-#include <vector>
 
+#include "backend_util.hpp"
 #include "seqattn/seqattn.h"
-
-#include "test_util.hpp"
 
 namespace seqattn_cuda_test {
 
-// The precise-math tolerance (docs/math.md#tolerances): |got - ref| <= 1e-5 + 1e-4·|ref|.
-inline constexpr double kAtol = 1e-5;
-inline constexpr double kRtol = 1e-4;
-
-// The CPU tests' fixed-seed generator: the same inputs on every machine.
+using seqattn_test::close;
+using seqattn_test::DeviceArray;
+using seqattn_test::mixed_lengths;
+using seqattn_test::nan_vector;
+using seqattn_test::opt;
+using seqattn_test::Optional;
 using seqattn_test::random_vector;
+using seqattn_test::random_weights;
+using seqattn_test::status_text;
 
-// Weights scaled like a trained layer's (variance ~ 1/fan_in), so that
-// pre-activations stay O(1) whatever the sizes.
-inline std::vector<float> random_weights(size_t n, int64_t fan_in, uint32_t seed) {
-  const float a = float(std::sqrt(3.0 / double(fan_in)));
-  return random_vector(n, seed, -a, a);
-}
-
-// Lengths in [0, bound]: rows 0..3 take, rotated by `shift`, a length in
-// [1, bound], 0, the bound, and 1; later rows anything in [0, bound]. The
-// default shift gives a single row a partial length.
-inline std::vector<int32_t> mixed_lengths(int32_t batch, int32_t bound, uint32_t seed,
-                                          int32_t shift = 0) {
-  const std::vector<float> r = random_vector(static_cast<size_t>(batch), seed, 0.0f, 1.0f);
-  std::vector<int32_t> out(static_cast<size_t>(batch));
-  for (int32_t b = 0; b < batch; ++b) {
-    const float u = r[size_t(b)];
-    int32_t x = int32_t(u * float(bound + 1));  // [0, bound]
-    if (b < 4) {
-      switch ((b + shift) % 4) {
-        case 0: x = 1 + int32_t(u * float(bound)); break;  // [1, bound]
-        case 1: x = 0; break;
-        case 2: x = bound; break;
-        default: x = 1; break;
-      }
-    }
-    out[size_t(b)] = std::min(std::max(x, 0), bound);
-  }
-  return out;
-}
-
-inline std::string status_text(seqattn_status s) {
-  return std::string(seqattn_status_string(s)) + ": " + seqattn_last_error();
-}
-
-#define SEQATTN_OK_OR_FAIL(call)                                        \
-  do {                                                                  \
-    const seqattn_status seqattn_s_ = (call);                           \
-    ASSERT_EQ(seqattn_s_, SEQATTN_OK) << #call << " -> "                \
-                                      << ::seqattn_cuda_test::status_text(seqattn_s_); \
-  } while (0)
-
-// |got - ref| <= bound[i] + kAtol + kRtol·|ref| for every i (NaN never
-// passes); `bound` empty means 0: the precise tolerance alone.
-inline ::testing::AssertionResult close(const std::vector<float>& got,
-                                        const std::vector<float>& ref, const char* what,
-                                        const std::vector<double>& bound = {}) {
-  if (got.size() != ref.size())
-    return ::testing::AssertionFailure()
-           << what << ": size " << got.size() << " vs reference " << ref.size();
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double g = got[i], r = ref[i];
-    const double tol = (bound.empty() ? 0.0 : bound[i]) + kAtol + kRtol * std::fabs(r);
-    if (!(std::fabs(g - r) <= tol) && bad++ == 0) first = i;
-  }
-  if (bad == 0) return ::testing::AssertionSuccess();
-  const double tol = (bound.empty() ? 0.0 : bound[first]) + kAtol + kRtol * std::fabs(ref[first]);
-  return ::testing::AssertionFailure()
-         << what << ": " << bad << " of " << got.size() << " elements differ; first at ["
-         << first << "]: cuda " << got[first] << ", cpu reference " << ref[first]
-         << ", |diff| " << std::fabs(double(got[first]) - ref[first]) << " > tolerance " << tol;
-}
-
-inline std::vector<float> nan_vector(size_t n) {
-  return std::vector<float>(n, std::numeric_limits<float>::quiet_NaN());
-}
-
-// Device memory from seqattn_malloc on a CUDA handle; freed with the object.
-class DeviceArray {
- public:
-  DeviceArray(seqattn_handle h, size_t bytes) : h_(h), bytes_(bytes) {
-    const seqattn_status s = seqattn_malloc(h, bytes, &ptr_);
-    if (s != SEQATTN_OK) throw std::runtime_error("seqattn_malloc: " + status_text(s));
-  }
-  template <class T>
-  DeviceArray(seqattn_handle h, const std::vector<T>& host) : DeviceArray(h, host.size() * sizeof(T)) {
-    upload(host);
-  }
-  ~DeviceArray() { seqattn_free(h_, ptr_); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-
-  template <class T>
-  void upload(const std::vector<T>& host) {
-    if (host.size() * sizeof(T) > bytes_) throw std::runtime_error("upload: too large");
-    const seqattn_status s = seqattn_copy_to_device(h_, ptr_, host.data(), host.size() * sizeof(T));
-    if (s != SEQATTN_OK) throw std::runtime_error("seqattn_copy_to_device: " + status_text(s));
-  }
-  std::vector<float> download() const {
-    std::vector<float> host(bytes_ / sizeof(float));
-    const seqattn_status s = seqattn_copy_to_host(h_, host.data(), ptr_, bytes_);
-    if (s != SEQATTN_OK) throw std::runtime_error("seqattn_copy_to_host: " + status_text(s));
-    return host;
-  }
-  float* f() const { return static_cast<float*>(ptr_); }
-  void* get() const { return ptr_; }
-
- private:
-  seqattn_handle h_;
-  size_t bytes_;
-  void* ptr_ = nullptr;
-};
-
-// Uploads `host` into a fresh device array, or gives nullptr for an empty
-// vector (an optional tensor left out).
-struct Optional {
-  Optional(seqattn_handle h, const std::vector<float>& host) {
-    if (!host.empty()) array = std::make_unique<DeviceArray>(h, host);
-  }
-  float* f() const { return array ? array->f() : nullptr; }
-  std::unique_ptr<DeviceArray> array;
-};
-
-// A CUDA handle in each math mode and a CPU handle, or a skip that names why
-// there is no GPU (the message seqattn_handle_create gave).
+// A CUDA handle in each math mode and a reference handle, or a skip that
+// names why there is no GPU (the message seqattn_handle_create gave).
 class CudaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (seqattn_cuda_device_count() == 0) {
-      seqattn_handle_options o;
-      seqattn_handle_options_init(&o);
-      o.device = SEQATTN_DEVICE_CUDA;
-      seqattn_handle h = nullptr;
-      const seqattn_status s = seqattn_handle_create(&o, &h);
-      seqattn_handle_destroy(h);
-      GTEST_SKIP() << "no usable CUDA device, so the CUDA handle cannot be tested here ("
-                   << status_text(s) << ")";
-    }
-    cpu_ = make(SEQATTN_DEVICE_CPU, SEQATTN_MATH_PRECISE);
+    const std::string why = seqattn_test::cuda_unavailable_reason();
+    if (!why.empty()) GTEST_SKIP() << why;
+    ref_ = make(SEQATTN_DEVICE_CPU_REFERENCE, SEQATTN_MATH_PRECISE);
     gpu_ = make(SEQATTN_DEVICE_CUDA, SEQATTN_MATH_PRECISE);
     gpu_fast_ = make(SEQATTN_DEVICE_CUDA, SEQATTN_MATH_FAST);
   }
   void TearDown() override {
     seqattn_handle_destroy(gpu_fast_);
     seqattn_handle_destroy(gpu_);
-    seqattn_handle_destroy(cpu_);
+    seqattn_handle_destroy(ref_);
   }
 
   static seqattn_handle make(seqattn_device device, seqattn_math math, void* stream = nullptr) {
-    seqattn_handle_options o;
-    seqattn_handle_options_init(&o);
-    o.device = device;
-    o.math = math;
-    o.cuda_stream = stream;
-    seqattn_handle h = nullptr;
-    const seqattn_status s = seqattn_handle_create(&o, &h);
-    if (s != SEQATTN_OK) throw std::runtime_error("seqattn_handle_create: " + status_text(s));
-    return h;
+    return seqattn_test::make_handle(device, math, stream);
   }
 
   seqattn_handle gpu(seqattn_math math) const {
     return math == SEQATTN_MATH_FAST ? gpu_fast_ : gpu_;
   }
 
-  seqattn_handle cpu_ = nullptr, gpu_ = nullptr, gpu_fast_ = nullptr;
+  seqattn_handle ref_ = nullptr, gpu_ = nullptr, gpu_fast_ = nullptr;
 };
 
 }  // namespace seqattn_cuda_test

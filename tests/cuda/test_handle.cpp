@@ -109,7 +109,7 @@ TEST_F(CudaHandleTest, WorkGoesToTheCallersStream) {
     const std::vector<float> W = random_weights(6 * 8, 6, 3), U = random_weights(5 * 8, 5, 4);
     const std::vector<float> v = random_vector(8, 5);
     std::vector<float> ref(2 * 4 * 6);
-    SEQATTN_OK_OR_FAIL(seqattn_additive_attention_forward(cpu_, &d, h.data(), s.data(), nullptr,
+    SEQATTN_OK_OR_FAIL(seqattn_additive_attention_forward(ref_, &d, h.data(), s.data(), nullptr,
                                                           nullptr, W.data(), U.data(), nullptr,
                                                           v.data(), ref.data(), nullptr));
     DeviceArray dh(g, h), ds(g, s), dW(g, W), dU(g, U), dv(g, v), context(g, nan_vector(ref.size()));
