@@ -12,10 +12,11 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # command-or-header probe : Debian package that provides it
 need=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
-# libhwy-dev (Google Highway) and OpenBLAS's pthread build are the fast CPU path's.
+# libhwy-dev (Google Highway) and OpenBLAS's pthread build are the fast CPU path's;
+# the aarch64 cross compiler checks that the path also builds for NEON.
 for pkg in cmake ninja-build g++ pkg-config googletest libgtest-dev libbenchmark-dev \
            nlohmann-json3-dev libhwy-dev libopenblas-dev libopenblas-pthread-dev \
-           clang python3 python3-pip; do
+           clang python3 python3-pip g++-aarch64-linux-gnu; do
   want "$pkg"
 done
 # libFuzzer's runtime comes with the clang of the distribution's default version.
