@@ -69,7 +69,7 @@ enum { SEQATTN_FEATURE_CUDA = 1u, SEQATTN_FEATURE_OPENMP = 2u };
 SEQATTN_API uint32_t seqattn_build_features(void);
 /* What the fast CPU path runs on here, one line: the SIMD instruction set its
  * kernels were dispatched to ("simd AVX3" for AVX-512, AVX2, SSE4, NEON, or
- * EMU128 for the portable fallback), the BLAS and its kernels, and the
+ * SCALAR or EMU128 for the portable fallback), the BLAS and its kernels, and the
  * threads it may use, e.g. "simd AVX3; OpenBLAS 0.3.21 ..., kernels for
  * SkylakeX; threads 2". The pointer stays valid until this thread's next
  * seqattn call. */

@@ -21,7 +21,7 @@
 //   AVX3      3.27e-7    1.46e-4
 //   AVX2      3.27e-7    1.05e-4
 //   SSE4      3.76e-7    1.05e-4   (no FMA: separate multiply and add)
-//   EMU128    3.76e-7    1.05e-4
+//   SCALAR    3.76e-7    1.05e-4   (the portable fallback of this build)
 //
 // tanh_bounds.hpp states these bounds for the code that relies on them; the
 // test FastMath.TanhWithinStatedBound checks them again on every target this

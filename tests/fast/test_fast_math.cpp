@@ -53,6 +53,9 @@ void MaxError(bool fast, uint32_t lo, uint32_t hi, uint32_t stride, double* max_
   *max_err = mx;
 }
 
+// The target this copy of the code was compiled for: what the dispatch chose.
+const char* Dispatched() { return hwy::TargetName(HWY_TARGET); }
+
 }  // namespace seqattn::fast::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -64,6 +67,7 @@ HWY_AFTER_NAMESPACE();
 
 namespace seqattn::fast {
 HWY_EXPORT(MaxError);
+HWY_EXPORT(Dispatched);
 
 namespace {
 
@@ -85,9 +89,14 @@ const Range kDense[] = {{1e-3f, 2e-3f, 13}, {8.99f, 9.01f, 1}, {11.99f, 12.0f, 1
 class FastMath : public ::testing::TestWithParam<int64_t> {
  protected:
   void SetUp() override {
+    if ((HWY_TARGETS & GetParam()) == 0)
+      GTEST_SKIP() << hwy::TargetName(GetParam()) << " is not compiled in this build (Highway "
+                   << "leaves EMU128 out with GCC before 12.3; SCALAR is the fallback then)";
     if ((hwy::SupportedTargets() & GetParam()) == 0)
       GTEST_SKIP() << "this processor lacks " << hwy::TargetName(GetParam());
     hwy::SetSupportedTargetsForTest(GetParam());
+    ASSERT_STREQ(HWY_DYNAMIC_DISPATCH(Dispatched)(), hwy::TargetName(GetParam()))
+        << "forcing the target did not reach the dispatch";
   }
   void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
 
@@ -121,7 +130,7 @@ TEST_P(FastMath, TanhWithinStatedBound) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FastMath,
-                         ::testing::Values(HWY_AVX3, HWY_AVX2, HWY_SSE4, HWY_EMU128),
+                         ::testing::Values(HWY_AVX3, HWY_AVX2, HWY_SSE4, HWY_EMU128, HWY_SCALAR),
                          [](const ::testing::TestParamInfo<int64_t>& p) {
                            return std::string(hwy::TargetName(p.param));
                          });
