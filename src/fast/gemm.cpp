@@ -25,8 +25,30 @@ char* openblas_get_config(void) __attribute__((weak));
 
 namespace seqattn::fast {
 
+namespace {
+
+// Which products skip OpenBLAS for small_gemm. Two reasons, both measured:
+// - below 64³ multiply-adds, a call costs OpenBLAS a few microseconds of
+//   set-up, about as much as the product;
+// - OpenBLAS 0.3.21's SkylakeX "small matrix" kernels, which take every
+//   product up to 100³, malloc and free a buffer on each call whose N % 16 is
+//   1 to 8 (N = 17, 23, 33, 56 do; 16, 25, 31, 32, 48, 57, 64 do not): a
+//   decoder's output layer over 20 or 40 classes would allocate at every step
+//   (tests/model/test_model_allocations.cpp caught it).
+bool small_product(int64_t M, int64_t N, int64_t K) {
+  const double mnk = double(M) * double(N) * double(K);
+  return mnk <= 64.0 * 64.0 * 64.0 || (mnk <= 1e6 && N % 16 >= 1 && N % 16 <= 8);
+}
+
+}  // namespace
+
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float* C, int64_t ldc, bool accumulate) {
+  if (small_product(M, N, K)) {
+    small_gemm(size_t(M), size_t(N), size_t(K), A, size_t(lda), B, size_t(ldb), C, size_t(ldc),
+               accumulate);
+    return;
+  }
   // OpenBLAS takes int extents: every N, K and leading dimension is an int32
   // tensor dimension (checked at the C boundary); M is split into pieces.
   constexpr int64_t kMaxRows = INT_MAX;

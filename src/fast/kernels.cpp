@@ -16,6 +16,7 @@
 #define HWY_TARGET_INCLUDE "fast/kernels.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -268,6 +269,51 @@ void BiasActivation(float* y, const float* b, size_t n, int activation) {
   }
 }
 
+// Four rows of C against two vectors of columns at a time: eight accumulators,
+// each B vector loaded once per k and used by four rows.
+template <int RM>
+HWY_INLINE void SmallGemmRows(size_t N, size_t K, const float* HWY_RESTRICT A, size_t lda,
+                              const float* HWY_RESTRICT B, size_t ldb, float* HWY_RESTRICT C,
+                              size_t ldc, bool accumulate) {
+  const D d;
+  const size_t NL = hn::Lanes(d);
+  for (size_t j = 0; j < N; j += 2 * NL) {
+    const size_t w0 = std::min(NL, N - j), w1 = N - j > NL ? std::min(NL, N - j - NL) : 0;
+    V acc[RM][2];
+    for (int r = 0; r < RM; ++r) {
+      acc[r][0] = accumulate ? (w0 == NL ? hn::LoadU(d, C + r * ldc + j)
+                                         : LoadTail(d, C + r * ldc + j, w0))
+                             : hn::Zero(d);
+      acc[r][1] = accumulate && w1 ? (w1 == NL ? hn::LoadU(d, C + r * ldc + j + NL)
+                                               : LoadTail(d, C + r * ldc + j + NL, w1))
+                                   : hn::Zero(d);
+    }
+    for (size_t k = 0; k < K; ++k) {
+      const float* b = B + k * ldb + j;
+      const V b0 = w0 == NL ? hn::LoadU(d, b) : LoadTail(d, b, w0);
+      const V b1 = w1 == NL ? hn::LoadU(d, b + NL) : (w1 ? LoadTail(d, b + NL, w1) : hn::Zero(d));
+      for (int r = 0; r < RM; ++r) {
+        const V a = hn::Set(d, A[r * lda + k]);
+        acc[r][0] = hn::MulAdd(a, b0, acc[r][0]);
+        acc[r][1] = hn::MulAdd(a, b1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < RM; ++r) {
+      float* c = C + r * ldc + j;
+      if (w0 == NL) hn::StoreU(acc[r][0], d, c); else StoreTail(acc[r][0], d, c, w0);
+      if (w1 == NL) hn::StoreU(acc[r][1], d, c + NL); else if (w1) StoreTail(acc[r][1], d, c + NL, w1);
+    }
+  }
+}
+
+void SmallGemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
+               size_t ldb, float* C, size_t ldc, bool accumulate) {
+  size_t i = 0;
+  for (; i + 4 <= M; i += 4)
+    SmallGemmRows<4>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+  for (; i < M; ++i) SmallGemmRows<1>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+}
+
 void Axpy(float alpha, const float* x, float* y, size_t n) {
   const D d;
   const size_t N = hn::Lanes(d);
@@ -341,6 +387,7 @@ HWY_EXPORT(GruResetBeforeGates);
 HWY_EXPORT(GruResetBeforeUpdate);
 HWY_EXPORT(SimpleRnnUpdate);
 HWY_EXPORT(BiasActivation);
+HWY_EXPORT(SmallGemm);
 HWY_EXPORT(Axpy);
 HWY_EXPORT(Dot);
 HWY_EXPORT(AddBias);
@@ -369,6 +416,10 @@ void simple_rnn_update(const float* gx, const float* gh, size_t H, float* h_out)
 }
 void bias_activation(float* y, const float* b, size_t n, int activation) {
   HWY_DYNAMIC_DISPATCH(BiasActivation)(y, b, n, activation);
+}
+void small_gemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
+                size_t ldb, float* C, size_t ldc, bool accumulate) {
+  HWY_DYNAMIC_DISPATCH(SmallGemm)(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 void axpy(float alpha, const float* x, float* y, size_t n) {
   HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n);

@@ -45,6 +45,12 @@ void simple_rnn_update(const float* gx /* [H] */, const float* gh /* [H] */, siz
 void bias_activation(float* y /* [n] */, const float* b /* [n] or nullptr */, size_t n,
                      int activation);
 
+// C [M, N] (ldc) = A [M, K] (lda) · B [K, N] (ldb), plus C when `accumulate`:
+// the products too small for a BLAS call to pay for itself (gemm.cpp
+// decides), on the calling thread.
+void small_gemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
+                size_t ldb, float* C, size_t ldc, bool accumulate);
+
 // y[0, n) += alpha · x[0, n)
 void axpy(float alpha, const float* x, float* y, size_t n);
 // Σ x[i] · y[i]
