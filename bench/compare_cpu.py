@@ -56,7 +56,7 @@ DECODE_B = [1, 64]
 GRU_SHAPES = [dict(B=64, T=128, I=256, H=256), dict(B=8, T=64, I=128, H=128),
               dict(B=1, T=128, I=256, H=256)]
 
-IMPLS = ["seqattn precise", "seqattn fast", "seqattn reference", "torch eager",
+IMPLS = ["seqattn precise", "seqattn fast", "seqattn two-phase", "seqattn reference", "torch eager",
          "torch.compile", "jax.jit"]
 PEERS = ["torch eager", "torch.compile", "jax.jit"]
 
@@ -297,6 +297,17 @@ def attention_row(seqattn, peers: Peers, args, B, Td, Te, H, A, note="", skip_pe
                                                   x["v"], bias=x["bias"], out=ctx,
                                                   weights_out=wts)
             run(name, call, lambda r: (r[0].copy(), r[1].copy()))
+    if Td == 1:
+        # How a decoder uses seqattn: the keys projected once per source
+        # (outside the timing), then one step attends with them. The peers
+        # re-project each step, as the tutorial's BahdanauAttention does.
+        with seqattn.Handle("cpu") as handle:
+            keys = seqattn.project_keys(handle, x["h"], x["W"], bias=x["bias"])
+
+            def step(handle=handle):
+                return seqattn.additive_attention_projected(handle, x["h"], keys, x["s"], x["U"],
+                                                            x["v"], out=ctx, weights_out=wts)
+            run("seqattn two-phase", step, lambda r: (r[0].copy(), r[1].copy()))
 
     big = skip_peers or peer_tensor > args.peer_gib * GIB
     too_big = (f"skipped: one [B,Td,Te,A] float32 tensor is {peer_tensor / GIB:.0f} GiB "
@@ -366,7 +377,7 @@ def attention_tables(rows) -> list[str]:
         x = a.median / b.median
         return f"{x:.1f}x" if x >= 1 else f"{x:.2f}x"
 
-    head = ("| B | Td | Te | tanh | seqattn precise ms | seqattn fast ms | reference ms | "
+    head = ("| B | Td | Te | tanh | seqattn precise ms | seqattn fast ms | two-phase ms | reference ms | "
             "torch eager ms | torch.compile ms | jax.jit ms | eager / precise | "
             "compile / precise | jax / precise | note |")
     out = ["### Summary (median ms; ratio = peer time / seqattn precise time)", "", head,

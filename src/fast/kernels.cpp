@@ -306,6 +306,64 @@ HWY_INLINE void SmallGemmRows(size_t N, size_t K, const float* HWY_RESTRICT A, s
   }
 }
 
+void PackPanels(const float* B, size_t K, size_t N, size_t ldb, float* packed) {
+  for (size_t p = 0; p < N; p += kPanel) {
+    const size_t w = std::min(kPanel, N - p);
+    for (size_t k = 0; k < K; ++k, packed += kPanel) {
+      std::memcpy(packed, B + k * ldb + p, w * sizeof(float));
+      std::fill(packed + w, packed + kPanel, 0.0f);
+    }
+  }
+}
+
+// RM rows of C against one panel, RM · kPanel/Lanes accumulators: 8 rows × 2
+// vectors on AVX-512 (16 of its 32 registers; per k, 2 panel loads and 8
+// broadcasts feed 16 FMAs), 2 × 4 on AVX2 and 1 × 8 on SSE4 (8 of 16), enough
+// independent FMA chains to keep both FMA ports busy.
+template <int RM>
+HWY_INLINE void PanelRows(size_t w, size_t K, const float* HWY_RESTRICT A, size_t lda,
+                          const float* HWY_RESTRICT panel, float* HWY_RESTRICT C, size_t ldc,
+                          bool accumulate) {
+  const D d;
+  constexpr size_t L = HWY_LANES(float) < kPanel ? HWY_LANES(float) : kPanel;
+  constexpr size_t NV = kPanel / L;
+  HWY_ALIGN float row[kPanel];
+  V acc[RM][NV];
+  for (int r = 0; r < RM; ++r)
+    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  for (size_t k = 0; k < K; ++k) {
+    V b[NV];
+    for (size_t v = 0; v < NV; ++v) b[v] = hn::LoadU(d, panel + k * kPanel + v * L);
+    for (int r = 0; r < RM; ++r) {
+      const V a = hn::Set(d, A[r * lda + k]);
+      for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < RM; ++r) {
+    float* c = C + r * ldc;
+    if (w == kPanel && !accumulate) {
+      for (size_t v = 0; v < NV; ++v) hn::StoreU(acc[r][v], d, c + v * L);
+      continue;
+    }
+    for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, row + v * L);
+    for (size_t j = 0; j < w; ++j) c[j] = accumulate ? c[j] + row[j] : row[j];
+  }
+}
+
+void PackedGemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed,
+                float* C, size_t ldc, bool accumulate) {
+  constexpr size_t L = HWY_LANES(float) < kPanel ? HWY_LANES(float) : kPanel;
+  constexpr int RM = L >= 16 ? 8 : L >= 8 ? 2 : 1;
+  for (size_t p = 0; p < N; p += kPanel) {
+    const size_t w = std::min(kPanel, N - p);
+    const float* panel = packed + p * K;
+    size_t i = 0;
+    for (; i + RM <= M; i += RM)
+      PanelRows<RM>(w, K, A + i * lda, lda, panel, C + i * ldc + p, ldc, accumulate);
+    for (; i < M; ++i) PanelRows<1>(w, K, A + i * lda, lda, panel, C + i * ldc + p, ldc, accumulate);
+  }
+}
+
 void SmallGemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
                size_t ldb, float* C, size_t ldc, bool accumulate) {
   size_t i = 0;
@@ -388,6 +446,8 @@ HWY_EXPORT(GruResetBeforeUpdate);
 HWY_EXPORT(SimpleRnnUpdate);
 HWY_EXPORT(BiasActivation);
 HWY_EXPORT(SmallGemm);
+HWY_EXPORT(PackPanels);
+HWY_EXPORT(PackedGemm);
 HWY_EXPORT(Axpy);
 HWY_EXPORT(Dot);
 HWY_EXPORT(AddBias);
@@ -420,6 +480,13 @@ void bias_activation(float* y, const float* b, size_t n, int activation) {
 void small_gemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
                 size_t ldb, float* C, size_t ldc, bool accumulate) {
   HWY_DYNAMIC_DISPATCH(SmallGemm)(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+void pack_panels(const float* B, size_t K, size_t N, size_t ldb, float* packed) {
+  HWY_DYNAMIC_DISPATCH(PackPanels)(B, K, N, ldb, packed);
+}
+void packed_gemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed,
+                 float* C, size_t ldc, bool accumulate) {
+  HWY_DYNAMIC_DISPATCH(PackedGemm)(M, N, K, A, lda, packed, C, ldc, accumulate);
 }
 void axpy(float alpha, const float* x, float* y, size_t n) {
   HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n);

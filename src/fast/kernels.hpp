@@ -51,6 +51,19 @@ void bias_activation(float* y /* [n] */, const float* b /* [n] or nullptr */, si
 void small_gemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* B,
                 size_t ldb, float* C, size_t ldc, bool accumulate);
 
+// A matrix B [K, N] (ldb) packed for packed_gemm: column panels of
+// kPanel floats, each [K, kPanel] contiguous, the last one zero-padded.
+inline constexpr size_t kPanel = 32;
+inline size_t packed_size(size_t K, size_t N) { return (N + kPanel - 1) / kPanel * kPanel * K; }
+void pack_panels(const float* B, size_t K, size_t N, size_t ldb, float* packed);
+
+// C [M, N] (ldc) = A [M, K] (lda) · B, plus C when `accumulate`, with B from
+// pack_panels: the recurrent product of an RNN step, where the same B is
+// multiplied at every step. A panel (K·32 floats) stays in L1 while every
+// row block of A passes over it, and no call packs anything.
+void packed_gemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const float* packed,
+                 float* C, size_t ldc, bool accumulate);
+
 // y[0, n) += alpha · x[0, n)
 void axpy(float alpha, const float* x, float* y, size_t n);
 // Σ x[i] · y[i]

@@ -26,7 +26,7 @@ struct AttentionItem {
 // steady stream of calls (a decoding loop) allocates nothing after the first.
 class Workspace {
  public:
-  enum Slot { kKeys, kQueries, kEnergies, kState, kGates, kSlots };
+  enum Slot { kKeys, kQueries, kEnergies, kState, kGates, kPacked, kSlots };
   float* get(Slot slot, size_t floats) {
     Buffer& b = buffers_[slot];
     if (floats > b.size) {
