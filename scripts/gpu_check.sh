@@ -128,7 +128,9 @@ sanitize() {
   return "$rc"
 }
 
-stage_memcheck() { sanitize memcheck "${SEQATTN_GPU_CHECK_MEMCHECK_FILTER:-*}"; }
+# The GPU binaries also hold CPU cases (tests/backends runs every backend):
+# the sanitizers take the CUDA ones, whose names say so.
+stage_memcheck() { sanitize memcheck "${SEQATTN_GPU_CHECK_MEMCHECK_FILTER:-*cuda_*:*Cuda*}"; }
 stage_racecheck() { sanitize racecheck "$RACE_FILTER"; }
 stage_synccheck() { sanitize synccheck "$RACE_FILTER"; }
 
@@ -195,7 +197,7 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 LOGS="$BUILD/gpu-check-logs"
 JOBS=$(nproc)
 BUDGET=${SEQATTN_GPU_CHECK_BUDGET_S:-480}
-RACE_FILTER=${SEQATTN_GPU_CHECK_RACE_FILTER:-*Attention*:*TwoPhase*:*Pooling*}
+RACE_FILTER=${SEQATTN_GPU_CHECK_RACE_FILTER:-*AttentionBackend*/cuda_*:*PoolingBackend*/cuda_*:AttentionCuda.*}
 DATE=$(date -u +%Y-%m-%d)
 SLUG=$(printf '%s' "$GPU_NAME" | tr '[:upper:]' '[:lower:]' | sed -e 's/^nvidia //' -e 's/[^a-z0-9]\{1,\}/-/g' -e 's/^-//' -e 's/-$//')
 RECORD=${1:-$ROOT/bench/results/$DATE-${SLUG:-gpu}.md}

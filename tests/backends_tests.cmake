@@ -16,5 +16,12 @@ target_include_directories(seqattn_backend_tests PRIVATE ${CMAKE_CURRENT_SOURCE_
 if(SEQATTN_SANITIZE)
   target_compile_definitions(seqattn_backend_tests PRIVATE SEQATTN_TEST_SANITIZED)
 endif()
+# The CUDA cases are labelled cuda, like every other GPU test, so that
+# scripts/gpu_check.sh finds and sanitizes them and counts their skips (one
+# label each: gtest_discover_tests cannot pass a list of labels).
 gtest_discover_tests(seqattn_backend_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES
+                     TEST_FILTER "-*/cuda_*"
                      PROPERTIES LABELS backends)
+gtest_discover_tests(seqattn_backend_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES
+                     TEST_FILTER "*/cuda_*"
+                     PROPERTIES LABELS cuda)
