@@ -121,17 +121,27 @@ void AttentionEnergies(bool fast, const float* q, size_t ldq, size_t rows, const
     EnergiesT<false>(q, ldq, rows, k, ldk, cols, v, A, e, lde);
 }
 
-// Applies f to x[0, n) (and writes y), a vector at a time, the tail masked.
-template <class F>
-HWY_INLINE void Map(const float* HWY_RESTRICT x, float* y, size_t n, F f) {
+// step(j, load, store) for each vector j of [0, n): LoadU/StoreU for whole
+// vectors, LoadTail/StoreTail for the last, partial one.
+template <class Step>
+HWY_INLINE void ForEachVector(size_t n, Step&& step) {
   const D d;
   const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(f(hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) {
-    const size_t m = (n - i);
-    StoreTail(f(LoadTail(d, x + i, m)), d, y + i, m);
+  size_t j = 0;
+  for (; j + N <= n; j += N)
+    step(j, [&](const float* p) { return hn::LoadU(d, p); },
+         [&](V x, float* p) { hn::StoreU(x, d, p); });
+  if (j < n) {
+    const size_t m = n - j;
+    step(j, [&](const float* p) { return LoadTail(d, p, m); },
+         [&](V x, float* p) { StoreTail(x, d, p, m); });
   }
+}
+
+// Applies f to x[0, n) (and writes y), a vector at a time, the tail masked.
+template <class F>
+HWY_INLINE void Map(const float* x, float* y, size_t n, F f) {  // y may be x
+  ForEachVector(n, [&](size_t i, auto load, auto store) { store(f(load(x + i)), y + i); });
 }
 
 void Softmax(float* x, size_t n) {
@@ -173,73 +183,40 @@ HWY_INLINE V Sigmoid(D d, V x) {  // σ(x) = (1 + tanh(x/2)) / 2, with the preci
 void GruResetAfterGates(const float* gx, const float* gh, const float* h, size_t H,
                         float* h_out) {
   const D d;
-  const size_t N = hn::Lanes(d);
   auto step = [&](size_t j, auto load, auto store) {
     const V z = Sigmoid(d, hn::Add(load(gx + j), load(gh + j)));
     const V r = Sigmoid(d, hn::Add(load(gx + H + j), load(gh + H + j)));
     const V c = TanhPrecise(d, hn::MulAdd(r, load(gh + 2 * H + j), load(gx + 2 * H + j)));
     store(hn::MulAdd(z, hn::Sub(load(h + j), c), c), h_out + j);  // z·h + (1−z)·c
   };
-  size_t j = 0;
-  for (; j + N <= H; j += N)
-    step(j, [&](const float* p) { return hn::LoadU(d, p); },
-         [&](V x, float* p) { hn::StoreU(x, d, p); });
-  if (j < H) {
-    const size_t m = (H - j);
-    step(j, [&](const float* p) { return LoadTail(d, p, m); },
-         [&](V x, float* p) { StoreTail(x, d, p, m); });
-  }
+  ForEachVector(H, step);
 }
 
 void GruResetBeforeGates(const float* gx, const float* gh, const float* h, size_t H, float* gz,
                          float* rh) {
   const D d;
-  const size_t N = hn::Lanes(d);
   auto step = [&](size_t j, auto load, auto store) {
     store(Sigmoid(d, hn::Add(load(gx + j), load(gh + j))), gz + j);
     store(hn::Mul(Sigmoid(d, hn::Add(load(gx + H + j), load(gh + H + j))), load(h + j)), rh + j);
   };
-  size_t j = 0;
-  for (; j + N <= H; j += N)
-    step(j, [&](const float* p) { return hn::LoadU(d, p); },
-         [&](V x, float* p) { hn::StoreU(x, d, p); });
-  if (j < H) {
-    const size_t m = (H - j);
-    step(j, [&](const float* p) { return LoadTail(d, p, m); },
-         [&](V x, float* p) { StoreTail(x, d, p, m); });
-  }
+  ForEachVector(H, step);
 }
 
 void GruResetBeforeUpdate(const float* xh, const float* ch, const float* gz, const float* h,
                           size_t H, float* h_out) {
   const D d;
-  const size_t N = hn::Lanes(d);
   auto step = [&](size_t j, auto load, auto store) {
     const V c = TanhPrecise(d, hn::Add(load(xh + j), load(ch + j)));
     store(hn::MulAdd(load(gz + j), hn::Sub(load(h + j), c), c), h_out + j);
   };
-  size_t j = 0;
-  for (; j + N <= H; j += N)
-    step(j, [&](const float* p) { return hn::LoadU(d, p); },
-         [&](V x, float* p) { hn::StoreU(x, d, p); });
-  if (j < H) {
-    const size_t m = (H - j);
-    step(j, [&](const float* p) { return LoadTail(d, p, m); },
-         [&](V x, float* p) { StoreTail(x, d, p, m); });
-  }
+  ForEachVector(H, step);
 }
 
 void SimpleRnnUpdate(const float* gx, const float* gh, size_t H, float* h_out) {
   const D d;
-  const size_t N = hn::Lanes(d);
-  size_t j = 0;
-  for (; j + N <= H; j += N)
-    hn::StoreU(TanhPrecise(d, hn::Add(hn::LoadU(d, gx + j), hn::LoadU(d, gh + j))), d, h_out + j);
-  if (j < H) {
-    const size_t m = (H - j);
-    StoreTail(TanhPrecise(d, hn::Add(LoadTail(d, gx + j, m), LoadTail(d, gh + j, m))), d,
-              h_out + j, m);
-  }
+  ForEachVector(H, [&](size_t j, auto load, auto store) {
+    store(TanhPrecise(d, hn::Add(load(gx + j), load(gh + j))), h_out + j);
+  });
 }
 
 void AddBias(const float* x, const float* b, float* y, size_t n) {
@@ -247,14 +224,9 @@ void AddBias(const float* x, const float* b, float* y, size_t n) {
     if (x != y) std::memmove(y, x, n * sizeof(float));
     return;
   }
-  const D d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(d, x + i), hn::LoadU(d, b + i)), d, y + i);
-  if (i < n) {
-    const size_t m = (n - i);
-    StoreTail(hn::Add(LoadTail(d, x + i, m), LoadTail(d, b + i, m)), d, y + i, m);
-  }
+  ForEachVector(n, [&](size_t i, auto load, auto store) {
+    store(hn::Add(load(x + i), load(b + i)), y + i);
+  });
 }
 
 void BiasActivation(float* y, const float* b, size_t n, int activation) {
@@ -373,16 +345,10 @@ void SmallGemm(size_t M, size_t N, size_t K, const float* A, size_t lda, const f
 }
 
 void Axpy(float alpha, const float* x, float* y, size_t n) {
-  const D d;
-  const size_t N = hn::Lanes(d);
-  const V va = hn::Set(d, alpha);
-  size_t i = 0;
-  for (; i + N <= n; i += N)
-    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
-  if (i < n) {
-    const size_t m = (n - i);
-    StoreTail(hn::MulAdd(va, LoadTail(d, x + i, m), LoadTail(d, y + i, m)), d, y + i, m);
-  }
+  const V va = hn::Set(hn::ScalableTag<float>(), alpha);
+  ForEachVector(n, [&](size_t i, auto load, auto store) {
+    store(hn::MulAdd(va, load(x + i), load(y + i)), y + i);
+  });
 }
 
 float Dot(const float* x, const float* y, size_t n) {
