@@ -26,3 +26,18 @@ if(SEQATTN_AARCH64_CXX)
 else()
   message(STATUS "seqattn tests: no aarch64-linux-gnu-g++, so the aarch64 build of the fast path is not checked")
 endif()
+
+# The thread pool on its own (internal, so the test compiles its source),
+# with more threads than cores so that workers are preempted mid-job.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+add_executable(seqattn_thread_pool_tests fast/test_thread_pool.cpp
+                                         "${PROJECT_SOURCE_DIR}/src/fast/thread_pool.cpp")
+target_include_directories(seqattn_thread_pool_tests PRIVATE "${PROJECT_SOURCE_DIR}/src")
+target_link_libraries(seqattn_thread_pool_tests PRIVATE GTest::gtest_main OpenMP::OpenMP_CXX
+                                                        seqattn_warnings)
+gtest_discover_tests(seqattn_thread_pool_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES)
+
+# Edge values (NaN, saturated activations) on both CPU paths, through the C API.
+add_executable(seqattn_fast_edge_tests fast/test_fast_edges.cpp)
+target_link_libraries(seqattn_fast_edge_tests PRIVATE seqattn GTest::gtest_main seqattn_warnings)
+gtest_discover_tests(seqattn_fast_edge_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES)

@@ -79,7 +79,12 @@ SEQATTN_API const char* seqattn_cpu_info(void);
 
 /* SEQATTN_DEVICE_CPU is the fast CPU path: SIMD kernels picked at run time
  * for the processor (SSE4, AVX2, AVX-512; NEON), OpenBLAS for the products,
- * OpenMP threads. SEQATTN_DEVICE_CPU_REFERENCE is the double-precision
+ * one pool of SEQATTN_NUM_THREADS threads (default: OMP_NUM_THREADS, else
+ * the cores) shared by every handle. Creating the first CPU handle (or
+ * calling seqattn_cpu_info) sets the process's OpenBLAS to one thread per
+ * call, and where OpenBLAS did not recognise the processor it re-runs its
+ * detection: do that before other threads of the process use the same
+ * OpenBLAS. SEQATTN_DEVICE_CPU_REFERENCE is the double-precision
  * reference: plain loops, slow, the oracle every other path is tested
  * against. Both take host pointers. */
 typedef SEQATTN_ENUM(seqattn_device) {

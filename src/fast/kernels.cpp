@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -148,11 +149,24 @@ void Softmax(float* x, size_t n) {
   const D d;
   const size_t N = hn::Lanes(d);
   V mx = hn::Set(d, -HUGE_VALF);
+  auto nan = hn::FirstN(d, 0);
   size_t i = 0;
-  for (; i + N <= n; i += N) mx = hn::Max(mx, hn::LoadU(d, x + i));
+  for (; i + N <= n; i += N) {
+    const V v = hn::LoadU(d, x + i);
+    mx = hn::Max(mx, v);
+    nan = hn::Or(nan, hn::IsNaN(v));
+  }
   if (i < n) {
     const size_t m = (n - i);
-    mx = hn::Max(mx, hn::IfThenElse(hn::FirstN(d, m), LoadTail(d, x + i, m), hn::Set(d, -HUGE_VALF)));
+    const V v = LoadTail(d, x + i, m);  // zeros beyond the tail: never NaN
+    mx = hn::Max(mx, hn::IfThenElse(hn::FirstN(d, m), v, hn::Set(d, -HUGE_VALF)));
+    nan = hn::Or(nan, hn::IsNaN(v));
+  }
+  // A NaN among the inputs makes the row NaN, as in the reference (the
+  // vector max and exp would otherwise quietly drop it).
+  if (!hn::AllFalse(d, nan)) {
+    std::fill(x, x + n, std::numeric_limits<float>::quiet_NaN());
+    return;
   }
   const V vmax = hn::MaxOfLanes(d, mx);
   // Subtracting the maximum puts every argument in (-inf, 0]: exp cannot
@@ -175,9 +189,9 @@ void Softmax(float* x, size_t n) {
   Map(x, x, n, [&](V e) { return hn::Mul(e, inv); });
 }
 
-HWY_INLINE V Sigmoid(D d, V x) {  // σ(x) = (1 + tanh(x/2)) / 2, with the precise tanh
+HWY_INLINE V Sigmoid(D d, V x) {  // σ(x) = (1 + tanh(x/2)) / 2, in [0, 1]
   const V half = hn::Set(d, 0.5f);
-  return hn::MulAdd(TanhPrecise(d, hn::Mul(x, half)), half, half);
+  return hn::MulAdd(TanhBounded(d, hn::Mul(x, half)), half, half);
 }
 
 void GruResetAfterGates(const float* gx, const float* gh, const float* h, size_t H,
@@ -186,7 +200,7 @@ void GruResetAfterGates(const float* gx, const float* gh, const float* h, size_t
   auto step = [&](size_t j, auto load, auto store) {
     const V z = Sigmoid(d, hn::Add(load(gx + j), load(gh + j)));
     const V r = Sigmoid(d, hn::Add(load(gx + H + j), load(gh + H + j)));
-    const V c = TanhPrecise(d, hn::MulAdd(r, load(gh + 2 * H + j), load(gx + 2 * H + j)));
+    const V c = TanhBounded(d, hn::MulAdd(r, load(gh + 2 * H + j), load(gx + 2 * H + j)));
     store(hn::MulAdd(z, hn::Sub(load(h + j), c), c), h_out + j);  // z·h + (1−z)·c
   };
   ForEachVector(H, step);
@@ -206,7 +220,7 @@ void GruResetBeforeUpdate(const float* xh, const float* ch, const float* gz, con
                           size_t H, float* h_out) {
   const D d;
   auto step = [&](size_t j, auto load, auto store) {
-    const V c = TanhPrecise(d, hn::Add(load(xh + j), load(ch + j)));
+    const V c = TanhBounded(d, hn::Add(load(xh + j), load(ch + j)));
     store(hn::MulAdd(load(gz + j), hn::Sub(load(h + j), c), c), h_out + j);
   };
   ForEachVector(H, step);
@@ -215,7 +229,7 @@ void GruResetBeforeUpdate(const float* xh, const float* ch, const float* gz, con
 void SimpleRnnUpdate(const float* gx, const float* gh, size_t H, float* h_out) {
   const D d;
   ForEachVector(H, [&](size_t j, auto load, auto store) {
-    store(TanhPrecise(d, hn::Add(load(gx + j), load(gh + j))), h_out + j);
+    store(TanhBounded(d, hn::Add(load(gx + j), load(gh + j))), h_out + j);
   });
 }
 
@@ -233,7 +247,7 @@ void BiasActivation(float* y, const float* b, size_t n, int activation) {
   AddBias(y, b, y, n);
   const D d;
   switch (activation) {
-    case SEQATTN_ACTIVATION_TANH: Map(y, y, n, [&](V x) { return TanhPrecise(d, x); }); break;
+    case SEQATTN_ACTIVATION_TANH: Map(y, y, n, [&](V x) { return TanhBounded(d, x); }); break;
     case SEQATTN_ACTIVATION_SIGMOID: Map(y, y, n, [&](V x) { return Sigmoid(d, x); }); break;
     case SEQATTN_ACTIVATION_RELU: Map(y, y, n, [&](V x) { return hn::ZeroIfNegative(x); }); break;
     case SEQATTN_ACTIVATION_SOFTMAX: Softmax(y, n); break;
@@ -297,6 +311,7 @@ HWY_INLINE void PanelRows(size_t w, size_t K, const float* HWY_RESTRICT A, size_
                           const float* HWY_RESTRICT panel, float* HWY_RESTRICT C, size_t ldc,
                           bool accumulate) {
   const D d;
+  static_assert(!HWY_HAVE_SCALABLE, "the panel tile takes its lane count at compile time");
   constexpr size_t L = HWY_LANES(float) < kPanel ? HWY_LANES(float) : kPanel;
   constexpr size_t NV = kPanel / L;
   HWY_ALIGN float row[kPanel];

@@ -49,7 +49,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V TanhPrecise(D d, V x) {
   const V lim = hn::Set(d, 9.0f);
-  x = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
+  x = hn::Min(lim, hn::Max(hn::Neg(lim), x));  // this order keeps a NaN (x86 min/max return the 2nd operand)
   const V u = hn::Mul(x, x);
   V p = hn::Set(d, 1.783848497e-11f);
   p = hn::MulAdd(p, u, hn::Set(d, -1.259133823e-08f));
@@ -67,7 +67,7 @@ HWY_INLINE V TanhPrecise(D d, V x) {
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V TanhFast(D d, V x) {
   const V lim = hn::Set(d, 9.0f);
-  x = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
+  x = hn::Min(lim, hn::Max(hn::Neg(lim), x));  // this order keeps a NaN (x86 min/max return the 2nd operand)
   const V u = hn::Mul(x, x);
   V p = hn::Set(d, -1.233696494e-06f);
   p = hn::MulAdd(p, u, hn::Set(d, 7.474910747e-04f));
@@ -86,6 +86,15 @@ HWY_INLINE V TanhFast(D d, V x) {
 #endif
 #endif
   return hn::Mul(hn::Mul(x, p), r);
+}
+
+// TanhPrecise limited to [-1, 1]: the rational reaches 1 + 1.2e-7 near the
+// clamp, harmless inside the attention's sums but not in an activation
+// (a sigmoid below 0 gives log(σ) = NaN downstream). For the layers.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V TanhBounded(D d, V x) {
+  const V one = hn::Set(d, 1.0f);
+  return hn::Min(one, hn::Max(hn::Neg(one), TanhPrecise(d, x)));  // NaN stays NaN
 }
 
 template <bool kFast, class D, class V = hn::Vec<D>>

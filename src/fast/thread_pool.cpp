@@ -101,9 +101,12 @@ struct ThreadPool::State {
   }
 };
 
+// Never destroyed: at exit, a thread may still be inside a call (or exit may
+// be called from a worker), and joining or freeing the pool under it would
+// crash; the process's end stops the workers.
 ThreadPool& ThreadPool::instance() {
-  static ThreadPool pool(configured_threads());
-  return pool;
+  static ThreadPool* pool = new ThreadPool(configured_threads());
+  return *pool;
 }
 
 int ThreadPool::worker_index() { return t_worker; }
@@ -161,7 +164,11 @@ void ThreadPool::run_items(int64_t n, int threads, Call call, void* ctx) {
   t_worker = saved;
   // Close the job: no item can be taken after this exchange, and its result
   // says how many were. Wait for those (never for a worker that took none).
-  const uint64_t last = s.claim.exchange(State::tag_of(g) | uint64_t(n), std::memory_order_acq_rel);
+  // The closed word's index is the largest there is, not n: a worker that
+  // read the word when it said "n taken" must fail its compare-and-swap even
+  // after the next job has raised n (it would otherwise take item n of a job
+  // whose caller is gone).
+  const uint64_t last = s.claim.exchange(State::tag_of(g) | kIndexMask, std::memory_order_acq_rel);
   const int64_t taken = std::min<int64_t>(int64_t(last & kIndexMask), n);
   std::unique_lock<std::mutex> lock(s.m);
   s.caller_waiting.store(true, std::memory_order_seq_cst);
