@@ -60,6 +60,22 @@ def _lengths(a, batch: int, name: str) -> np.ndarray | None:
     return a
 
 
+def _info_dict(i: _raw.seqattn_model_info) -> dict:
+    """seqattn_model_info as plain Python values, strings decoded."""
+    out = {name: getattr(i, name) for name, _ in i._fields_
+           if name not in ("struct_size", "name", "description")}
+    out["bidirectional"] = bool(i.bidirectional)
+    out["attention_bias"] = bool(i.attention_bias)
+    out["lowercase_source"] = bool(i.lowercase_source)
+    out["gru_variant"] = ("reset_after" if i.gru_variant == _raw.SEQATTN_GRU_RESET_AFTER
+                          else "reset_before")
+    out["tokenization"] = ("chars" if i.tokenization == _raw.SEQATTN_TOKENIZATION_CHARS
+                           else "words")
+    out["name"] = (i.name or b"").decode("utf-8", "replace")
+    out["description"] = (i.description or b"").decode("utf-8", "replace")
+    return out
+
+
 def _ptr(a: np.ndarray | None, ctype):
     return None if a is None else a.ctypes.data_as(ctype)
 
@@ -79,7 +95,9 @@ class Model(Closeable):
         info = _raw.seqattn_model_info()
         _raw.seqattn_model_info_init(byref(info))
         check_status(_raw.seqattn_model_get_info(model, byref(info)))
-        self._info = info
+        # Copied now: info.name and info.description point into the model,
+        # which close() frees while this object (and its info) may live on.
+        self._info = _info_dict(info)
         self.source_vocab = [self._token(_raw.seqattn_model_source_token, i)
                              for i in range(info.source_vocab_size)]
         self.target_vocab = [self._token(_raw.seqattn_model_target_token, i)
@@ -110,27 +128,16 @@ class Model(Closeable):
         return self._m is None
 
     def __repr__(self) -> str:
-        name = self.info["name"] if self._m is not None else "closed"
+        name = self._info["name"] if self._m is not None else "closed"
         return f"<seqattn.Model {name!r} from {self.path}>"
 
     # ---------------------------------------------------------------- info
 
     @property
     def info(self) -> dict:
-        """The configuration: sizes, vocabulary sizes, special tokens, names."""
-        i = self._info
-        out = {name: getattr(i, name) for name, _ in i._fields_
-               if name not in ("struct_size", "name", "description")}
-        out["bidirectional"] = bool(i.bidirectional)
-        out["attention_bias"] = bool(i.attention_bias)
-        out["lowercase_source"] = bool(i.lowercase_source)
-        out["gru_variant"] = ("reset_after" if i.gru_variant == _raw.SEQATTN_GRU_RESET_AFTER
-                              else "reset_before")
-        out["tokenization"] = ("chars" if i.tokenization == _raw.SEQATTN_TOKENIZATION_CHARS
-                               else "words")
-        out["name"] = (i.name or b"").decode("utf-8", "replace")
-        out["description"] = (i.description or b"").decode("utf-8", "replace")
-        return out
+        """The configuration: sizes, vocabulary sizes, special tokens, names
+        (a copy made at load time, so still readable after close())."""
+        return dict(self._info)
 
     def _token(self, fn, i: int) -> str:
         s = c_char_p()
@@ -166,7 +173,8 @@ class Model(Closeable):
     def encode_target(self, text: str) -> np.ndarray:
         """Target ids of `text` (chars or words, as the model's tokenisation), for
         scoring; a token outside the target vocabulary raises ValueError."""
-        pieces = list(text) if self.info["tokenization"] == "chars" else text.split()
+        self._model()  # a closed model encodes nothing, like the C calls
+        pieces = list(text) if self._info["tokenization"] == "chars" else text.split()
         try:
             return np.array([self._target_index[p] for p in pieces], np.int32)
         except KeyError as e:
@@ -175,7 +183,7 @@ class Model(Closeable):
     def _batch(self, texts):
         rows = [self.encode_source(t) for t in texts]
         steps = max([1] + [len(r) for r in rows])  # an empty text still needs one step
-        src = np.full((len(rows), steps), self._info.source_pad, np.int32)
+        src = np.full((len(rows), steps), self._info["source_pad"], np.int32)
         for b, r in enumerate(rows):
             src[b, :len(r)] = r
         return src, np.array([len(r) for r in rows], np.int32), rows
@@ -193,7 +201,7 @@ class Model(Closeable):
         if src.ndim != 2:
             raise ValueError(f"src_tokens must be [batch, steps], got shape {src.shape}")
         lengths = _lengths(src_lengths, src.shape[0], "src_lengths")
-        steps = int(max_steps) if max_steps is not None else self._info.max_target_len
+        steps = int(max_steps) if max_steps is not None else self._info["max_target_len"]
         B, Ts = src.shape
         out = np.zeros((B, max(steps, 0)), np.int32)
         out_len = np.zeros(B, np.int32)
@@ -242,13 +250,13 @@ class Model(Closeable):
             src, s_len, _ = self._batch(sources)
             tgts = [self.encode_target(t) for t in targets]
             Td = max(len(t) for t in tgts) + 1
-            tgt_in = np.full((len(tgts), Td), self._info.target_pad, np.int32)
+            tgt_in = np.full((len(tgts), Td), self._info["target_pad"], np.int32)
             tgt_out = np.full((len(tgts), Td), -1, np.int32)
             for b, t in enumerate(tgts):
-                tgt_in[b, 0] = self._info.target_start
+                tgt_in[b, 0] = self._info["target_start"]
                 tgt_in[b, 1:len(t) + 1] = t
                 tgt_out[b, :len(t)] = t
-                tgt_out[b, len(t)] = self._info.target_end
+                tgt_out[b, len(t)] = self._info["target_end"]
             t_len = np.array([len(t) + 1 for t in tgts], np.int32)
             probs, att = self._score(src, tgt_in, s_len, t_len)
             return probs, att, tgt_out
@@ -263,7 +271,7 @@ class Model(Closeable):
         Td = tgt_in.shape[1]
         s_len = _lengths(src_lengths, B, "src_lengths")
         t_len = _lengths(tgt_lengths, B, "tgt_lengths")
-        probs = np.zeros((B, Td, self._info.target_vocab_size), np.float32)
+        probs = np.zeros((B, Td, self._info["target_vocab_size"]), np.float32)
         att = np.zeros((B, Td, Ts), np.float32)
         check_status(_raw.seqattn_model_score(
             self.handle, m, B, Ts, _ptr(src, _i32p), _ptr(s_len, _i32p), Td,
