@@ -14,6 +14,7 @@ CUDA input (torch or cupy), unless the caller passes them.
 from __future__ import annotations
 
 import ctypes
+import numbers
 import sys
 from typing import Sequence, Union
 
@@ -28,6 +29,32 @@ _I32P = ctypes.POINTER(ctypes.c_int32)
 # A shape spec entry: an exact extent, a symbol, or (k, symbol) for k*symbol;
 # a leading "..." takes any number of leading dims (dense's rows).
 Spec = Sequence[Union[int, str, tuple]]
+
+
+def int32_array(name: str, obj) -> np.ndarray:
+    """`obj` as a C-ordered host int32 array for a C call: integer
+    dtypes only (TypeError: a float token or length is a bug, and truncating it
+    would hide it), every value in int32 (ValueError with the first bad one,
+    which the cast would wrap)."""
+    array = np.asarray(obj)
+    if array.dtype.kind not in "iu" and array.size:
+        raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
+    if array.size:
+        low, high = array.min(), array.max()
+        if low < -_INT32_MAX - 1 or high > _INT32_MAX:
+            bad = high if high > _INT32_MAX else low
+            raise ValueError(f"{name} holds values that do not fit in int32, e.g. {int(bad)}")
+    return np.ascontiguousarray(array, dtype=np.int32)
+
+
+def int32_value(name: str, value, low: int = -_INT32_MAX - 1) -> int:
+    """An int (Python or numpy, not bool) in [low, int32 max], as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if not low <= value <= _INT32_MAX:
+        raise ValueError(f"{name} = {value} is outside [{low}, {_INT32_MAX}]")
+    return value
 
 
 def _spec_text(spec: Spec) -> str:
@@ -234,16 +261,11 @@ class Call:
         if hasattr(obj, "__cuda_array_interface__"):
             raise TypeError(f"{name} must be host memory (a list or numpy array of ints): "
                             "the library reads lengths on the host to schedule the work")
-        array = np.asarray(obj)
-        if array.dtype.kind not in "iu" and array.size:
-            raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
+        array = int32_array(name, obj)
         if array.shape != (batch,):
             raise ValueError(f"{name} must have shape [B] = ({batch},), got {array.shape}")
-        if array.size and (array.min() < -_INT32_MAX - 1 or array.max() > _INT32_MAX):
-            raise ValueError(f"{name} holds values that do not fit in int32")
         # Range checks against the steps are the C layer's, so that the
         # message names the bound the same way for every caller.
-        array = np.ascontiguousarray(array, dtype=np.int32)
         self._keep.append(array)
         return array.ctypes.data_as(_I32P)
 

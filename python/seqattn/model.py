@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _raw
 from ._handle import Closeable, Handle, check_status
+from ._tensors import int32_array, int32_value
 
 _i32p = POINTER(c_int32)
 _f32p = POINTER(c_float)
@@ -46,15 +47,11 @@ def default_model_path() -> Path:
         f"this package ({here}); pass path=... or set SEQATTN_DEFAULT_MODEL")
 
 
-def _i32(a) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.int32)
-
-
 def _lengths(a, batch: int, name: str) -> np.ndarray | None:
     """[B] int32 lengths, or None; the C call reads exactly B of them."""
     if a is None:
         return None
-    a = _i32(a)
+    a = int32_array(name, a)
     if a.shape != (batch,):
         raise ValueError(f"{name} must have shape ({batch},), got {a.shape}")
     return a
@@ -161,7 +158,7 @@ class Model(Closeable):
     def decode_target(self, ids) -> str:
         """Text of target ids (pad, start and end left out)."""
         m = self._model()
-        ids = _i32(ids).reshape(-1)
+        ids = int32_array("ids", ids).reshape(-1)
         n = c_size_t()
         check_status(_raw.seqattn_model_decode_target(m, _ptr(ids, _i32p), len(ids), None, 0,
                                                       byref(n)))
@@ -197,15 +194,17 @@ class Model(Closeable):
         [B, max_steps, Ts]); past a row's length tokens are target_pad and
         weights 0."""
         m = self._model()
-        src = _i32(src_tokens)
+        src = int32_array("src_tokens", src_tokens)
         if src.ndim != 2:
             raise ValueError(f"src_tokens must be [batch, steps], got shape {src.shape}")
         lengths = _lengths(src_lengths, src.shape[0], "src_lengths")
-        steps = int(max_steps) if max_steps is not None else self._info["max_target_len"]
+        # Checked before the outputs are allocated: they are [B, max_steps, ...].
+        steps = (int32_value("max_steps", max_steps, low=1) if max_steps is not None
+                 else self._info["max_target_len"])
         B, Ts = src.shape
-        out = np.zeros((B, max(steps, 0)), np.int32)
+        out = np.zeros((B, steps), np.int32)
         out_len = np.zeros(B, np.int32)
-        weights = np.zeros((B, max(steps, 0), Ts), np.float32) if attention else None
+        weights = np.zeros((B, steps, Ts), np.float32) if attention else None
         check_status(_raw.seqattn_model_translate(
             self.handle, m, B, Ts, _ptr(src, _i32p), _ptr(lengths, _i32p), steps,
             _ptr(out, _i32p), _ptr(out_len, _i32p), _ptr(weights, _f32p)))
@@ -213,6 +212,8 @@ class Model(Closeable):
 
     def translate(self, texts, max_steps=None):
         """Translations of a list of strings (or of one string, then a string)."""
+        if max_steps is not None:  # before any tokenising or allocation
+            max_steps = int32_value("max_steps", max_steps, low=1)
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         if not texts:
@@ -226,6 +227,8 @@ class Model(Closeable):
         """(weights [len(out), len(src)], source tokens, output tokens) of one
         translation: the tokens are the vocabulary's strings; weights[t, i] is
         how much output token t attended to source token i."""
+        if max_steps is not None:
+            max_steps = int32_value("max_steps", max_steps, low=1)
         src, lengths, rows = self._batch([text])
         out, out_len, w = self.translate_tokens(src, lengths, max_steps, attention=True)
         n_out, n_src = int(out_len[0]), len(rows[0])
@@ -260,7 +263,8 @@ class Model(Closeable):
             t_len = np.array([len(t) + 1 for t in tgts], np.int32)
             probs, att = self._score(src, tgt_in, s_len, t_len)
             return probs, att, tgt_out
-        return self._score(_i32(sources), _i32(targets), src_lengths, tgt_lengths)
+        return self._score(int32_array("src_tokens", sources),
+                           int32_array("tgt_in_tokens", targets), src_lengths, tgt_lengths)
 
     def _score(self, src, tgt_in, src_lengths, tgt_lengths):
         m = self._model()
