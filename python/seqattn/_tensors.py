@@ -32,7 +32,7 @@ Spec = Sequence[Union[int, str, tuple]]
 
 
 def int32_array(name: str, obj) -> np.ndarray:
-    """`obj` as a C-ordered host int32 array for a C call: integer
+    """`obj` as a C-ordered, aligned host int32 array for a C call: integer
     dtypes only (TypeError: a float token or length is a bug, and truncating it
     would hide it), every value in int32 (ValueError with the first bad one,
     which the cast would wrap)."""
@@ -44,7 +44,9 @@ def int32_array(name: str, obj) -> np.ndarray:
         if low < -_INT32_MAX - 1 or high > _INT32_MAX:
             bad = high if high > _INT32_MAX else low
             raise ValueError(f"{name} holds values that do not fit in int32, e.g. {int(bad)}")
-    return np.ascontiguousarray(array, dtype=np.int32)
+    array = np.ascontiguousarray(array, dtype=np.int32)
+    # A view at an odd offset stays misaligned through ascontiguousarray.
+    return array if array.flags.aligned else array.copy()
 
 
 def int32_value(name: str, value, low: int = -_INT32_MAX - 1) -> int:
@@ -201,6 +203,8 @@ class Call:
         # Shape first: a broadcast view of a wrong or huge shape fails before it is copied.
         self._bind(name, array.shape, spec)
         array = np.ascontiguousarray(array, dtype=np.float32)
+        if not array.flags.aligned:  # e.g. a frombuffer view at an odd offset
+            array = array.copy()
         self._keep.append(array)
         return Tensor(array, array.ctypes.data, array.shape)
 
@@ -223,6 +227,9 @@ class Call:
                 raise TypeError(f"{name} must have dtype float32, got {out.dtype}")
             if not out.flags.c_contiguous:
                 raise ValueError(f"{name} must be C-contiguous")
+            if not out.flags.aligned:  # an output cannot be silently copied
+                raise ValueError(f"{name} is not aligned to 4 bytes (address "
+                                 f"{out.ctypes.data:#x}); pass an array numpy allocated")
             address, got, readonly = out.ctypes.data, out.shape, not out.flags.writeable
         if got != shape:
             raise ValueError(f"{name} has shape {got}, expected {shape}")

@@ -102,3 +102,93 @@ def test_ops_lengths_name_the_bad_value(cpu):
     x = np.ones((2, 3, 4), np.float32)
     with pytest.raises(ValueError, match=r"^lengths .*int32, e\.g\. 4294967298$"):
         seqattn.attention_pooling(cpu, x, np.ones(4, np.float32), lengths=[1, 2**32 + 2])
+
+
+# ---------------------------------------------- misaligned arrays (item 8)
+
+
+def misaligned(*shape):
+    n = int(np.prod(shape))
+    a = np.frombuffer(bytearray(n * 4 + 1), offset=1, dtype=np.float32).reshape(shape)
+    assert not a.flags.aligned and a.ctypes.data % 4
+    return a
+
+
+@pytest.fixture
+def c_addresses(monkeypatch):
+    """The addresses of the pointer arguments each C call gets, recorded."""
+    seen = []
+    run = seqattn._tensors.Call.run
+
+    def spy(self, fn, *args):
+        for a in args:
+            if isinstance(a, seqattn._tensors.Tensor):
+                seen.append(a.address)
+            elif isinstance(a, ctypes._Pointer):
+                seen.append(ctypes.cast(a, ctypes.c_void_p).value)
+        return run(self, fn, *args)
+    monkeypatch.setattr(seqattn._tensors.Call, "run", spy)
+    return seen
+
+
+def test_misaligned_inputs_are_copied(handle, c_addresses):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    w = rng.standard_normal(4).astype(np.float32)
+    bad_x, bad_w = misaligned(2, 3, 4), misaligned(4)
+    bad_x[...] = x
+    bad_w[...] = w
+    expected = seqattn.attention_pooling(handle, x, w)
+    got = seqattn.attention_pooling(handle, bad_x, bad_w)
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert (bad_x == x).all()  # the caller's array is read, never changed
+    assert c_addresses and all(a % 4 == 0 for a in c_addresses if a), c_addresses
+
+
+def attention_args():
+    f = np.ones
+    return dict(encoder_out=f((2, 5, 4), np.float32), decoder_out=f((2, 3, 6), np.float32),
+                W=f((4, 7), np.float32), U=f((6, 7), np.float32), v=f(7, np.float32))
+
+
+def test_misaligned_outputs_are_refused_before_anything_is_written(cpu):
+    out = misaligned(2, 3, 4)
+    out[...] = 7.0
+    with pytest.raises(ValueError, match="^out is not aligned to 4 bytes"):
+        seqattn.additive_attention(cpu, **attention_args(), out=out)
+    weights = misaligned(2, 3, 5)
+    weights[...] = 7.0
+    with pytest.raises(ValueError, match="^weights_out is not aligned to 4 bytes"):
+        seqattn.additive_attention(cpu, **attention_args(), weights_out=weights)
+    assert (out == 7.0).all() and (weights == 7.0).all()
+
+
+def test_misaligned_lengths_are_copied(cpu, c_addresses):
+    raw = np.frombuffer(bytearray(2 * 4 + 1), offset=1, dtype=np.int32)
+    raw[...] = [3, 1]
+    assert not raw.flags.aligned
+    x = np.ones((2, 3, 4), np.float32)
+    got = seqattn.attention_pooling(cpu, x, np.ones(4, np.float32), lengths=raw)
+    want = seqattn.attention_pooling(cpu, x, np.ones(4, np.float32), lengths=[3, 1])
+    np.testing.assert_array_equal(got[0], want[0])
+    assert c_addresses and all(a % 4 == 0 for a in c_addresses if a), c_addresses
+
+
+@needs_model
+def test_misaligned_model_tokens_are_copied(model, monkeypatch):
+    raw = np.frombuffer(bytearray(2 * 4 + 1), offset=1, dtype=np.int32).reshape(1, 2)
+    ids = model.encode_source("1 Nov")[:2]
+    raw[...] = ids
+    assert not raw.flags.aligned
+    seen = []
+    translate = seqattn._raw.seqattn_model_translate
+
+    def spy(*args):
+        seen.extend(ctypes.cast(a, ctypes.c_void_p).value for a in args
+                    if isinstance(a, ctypes._Pointer))
+        return translate(*args)
+    monkeypatch.setattr(seqattn._raw, "seqattn_model_translate", spy)
+    got = model.translate_tokens(raw, max_steps=4)
+    want = model.translate_tokens(ids[None, :], max_steps=4)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert seen and all(a % 4 == 0 for a in seen), seen
