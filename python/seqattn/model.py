@@ -57,6 +57,16 @@ def _lengths(a, batch: int, name: str) -> np.ndarray | None:
     return a
 
 
+def _c_string(name: str, raw: bytes) -> bytes:
+    """`raw` for a const char* argument: C would stop at an embedded NUL and
+    silently use only what comes before it."""
+    at = raw.find(b"\0")
+    if at >= 0:
+        raise ValueError(f"{name} contains a NUL byte (at byte {at}), which would cut it "
+                         "short in C")
+    return raw
+
+
 def _info_dict(i: _raw.seqattn_model_info) -> dict:
     """seqattn_model_info as plain Python values, strings decoded."""
     out = {name: getattr(i, name) for name, _ in i._fields_
@@ -86,7 +96,8 @@ class Model(Closeable):
             raise TypeError(f"handle must be a seqattn.Handle, got {type(handle).__name__}")
         self.path = Path(path) if path is not None else default_model_path()
         model = _raw.seqattn_model()
-        check_status(_raw.seqattn_model_load(handle, os.fsencode(self.path), byref(model)))
+        raw_path = _c_string("path", os.fsencode(self.path))
+        check_status(_raw.seqattn_model_load(handle, raw_path, byref(model)))
         self._m = model
         self.handle = handle  # kept alive: the weights live in its memory
         info = _raw.seqattn_model_info()
@@ -145,8 +156,13 @@ class Model(Closeable):
 
     def encode_source(self, text: str) -> np.ndarray:
         """Source token ids of `text`, tokenised as the model was trained."""
+        return self._encode_source(text, "text")
+
+    def _encode_source(self, text: str, name: str) -> np.ndarray:
         m = self._model()
-        raw = text.encode("utf-8")
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+        raw = _c_string(name, text.encode("utf-8"))
         n = c_int32()
         check_status(_raw.seqattn_model_encode_source(m, raw, None, 0, byref(n)))
         ids = np.zeros(n.value, np.int32)
@@ -177,8 +193,9 @@ class Model(Closeable):
         except KeyError as e:
             raise ValueError(f"{e.args[0]!r} is not in the target vocabulary") from None
 
-    def _batch(self, texts):
-        rows = [self.encode_source(t) for t in texts]
+    def _batch(self, texts, name: str, single: bool = False):
+        rows = [self._encode_source(t, name if single else f"{name}[{b}]")
+                for b, t in enumerate(texts)]
         steps = max([1] + [len(r) for r in rows])  # an empty text still needs one step
         src = np.full((len(rows), steps), self._info["source_pad"], np.int32)
         for b, r in enumerate(rows):
@@ -218,7 +235,7 @@ class Model(Closeable):
         texts = [texts] if single else list(texts)
         if not texts:
             return []
-        src, lengths, _ = self._batch(texts)
+        src, lengths, _ = self._batch(texts, "texts", single)
         out, out_len = self.translate_tokens(src, lengths, max_steps)
         result = [self.decode_target(out[b, :out_len[b]]) for b in range(len(texts))]
         return result[0] if single else result
@@ -229,7 +246,7 @@ class Model(Closeable):
         how much output token t attended to source token i."""
         if max_steps is not None:
             max_steps = int32_value("max_steps", max_steps, low=1)
-        src, lengths, rows = self._batch([text])
+        src, lengths, rows = self._batch([text], "text", single=True)
         out, out_len, w = self.translate_tokens(src, lengths, max_steps, attention=True)
         n_out, n_src = int(out_len[0]), len(rows[0])
         src_tokens = [self.source_vocab[i] for i in rows[0]]
@@ -250,7 +267,7 @@ class Model(Closeable):
         if targets is not None and len(targets) and isinstance(targets[0], str):
             if len(sources) != len(targets):
                 raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
-            src, s_len, _ = self._batch(sources)
+            src, s_len, _ = self._batch(sources, "sources")
             tgts = [self.encode_target(t) for t in targets]
             Td = max(len(t) for t in tgts) + 1
             tgt_in = np.full((len(tgts), Td), self._info["target_pad"], np.int32)

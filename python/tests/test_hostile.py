@@ -192,3 +192,32 @@ def test_misaligned_model_tokens_are_copied(model, monkeypatch):
     want = model.translate_tokens(ids[None, :], max_steps=4)
     np.testing.assert_array_equal(got[0], want[0])
     assert seen and all(a % 4 == 0 for a in seen), seen
+
+
+# ------------------------------------------------ embedded NUL bytes (item 9)
+
+
+@needs_model
+def test_text_with_a_nul_byte_is_refused(model):
+    # Used to translate "21 Nov 2026", the text before the NUL.
+    with pytest.raises(ValueError, match=r"^texts contains a NUL byte \(at byte 11\)"):
+        model.translate("21 Nov 2026\x00junk")
+    with pytest.raises(ValueError, match=r"^texts\[1\] contains a NUL byte \(at byte 0\)"):
+        model.translate(["21 Nov 2026", "\x00"])
+    with pytest.raises(ValueError, match="^text contains a NUL byte"):
+        model.encode_source("1 Nov\x00")
+    with pytest.raises(ValueError, match="^text contains a NUL byte"):
+        model.attention("1 Nov\x002026")
+    with pytest.raises(ValueError, match=r"^sources\[0\] contains a NUL byte"):
+        model.score(["1 Nov\x00"], ["2026-11-01"])
+    with pytest.raises(TypeError, match="^text must be a str, got bytes"):
+        model.encode_source(b"1 Nov")
+
+
+@needs_model
+def test_path_with_a_nul_byte_is_refused():
+    # The C call would open the part before the NUL: here, the real model.
+    path = str(MODEL) + "\x00junk"
+    with seqattn.Handle("cpu") as h:
+        with pytest.raises(ValueError, match="^path contains a NUL byte"):
+            Model(h, path)
