@@ -109,6 +109,10 @@ typedef struct seqattn_handle_s* seqattn_handle;
 
 /* Defaults: CPU, ordinal 0, own stream, precise math. */
 SEQATTN_API void seqattn_handle_options_init(seqattn_handle_options* options);
+/* Threads: a handle, and every model loaded on it, is for one thread at a
+ * time. Two threads calling through one handle or its models at once race
+ * (and crash, e.g. in the model's block cache); give each thread its own
+ * handle and models, or serialise the calls with a lock. */
 SEQATTN_API seqattn_status seqattn_handle_create(const seqattn_handle_options* options,
                                                  seqattn_handle* out);
 SEQATTN_API void seqattn_handle_destroy(seqattn_handle handle); /* NULL: no-op */
@@ -257,6 +261,9 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
  * handle it was loaded on and runs only with that handle. It keeps that memory
  * alive: a model may be destroyed before or after its handle. Token arrays, lengths and outputs of these functions are
  * host memory on every device.
+ * Like its handle, a model is for one thread at a time (see
+ * seqattn_handle_create): a model and its handle must not be used from two
+ * threads at once.
  */
 typedef struct seqattn_model_s* seqattn_model;
 

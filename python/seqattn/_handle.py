@@ -88,7 +88,9 @@ class Handle(Closeable):
     own, so each call waits for the input's library (torch/CuPy current
     stream) before it starts and synchronizes before it returns. Give the
     stream the inputs are produced on to run asynchronously, in order.
-    A handle is for one thread at a time.
+    A handle, and every Model loaded on it, is for one thread at a time: two
+    threads calling through one handle (or its models) at once crash in the
+    library. Give each thread its own Handle and Models, or hold a lock.
     """
 
     def __init__(self, device: str = "cpu", ordinal: int = 0, math: str = "precise",

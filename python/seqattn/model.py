@@ -12,6 +12,8 @@ showing where it attended.
 Token arrays, lengths and outputs are host (numpy) memory on every device;
 the weights and the work stay on the handle's device. A Model runs only with
 the handle it was loaded on; it may be closed before or after that handle.
+Like that handle, a Model is for one thread at a time (its handle's threads
+included): give each thread its own Handle and Model, or hold a lock.
 """
 
 from __future__ import annotations
@@ -88,7 +90,10 @@ def _ptr(a: np.ndarray | None, ctype):
 
 
 class Model(Closeable):
-    """A model file loaded on `handle`; `path` None means the default date model."""
+    """A model file loaded on `handle`; `path` None means the default date model.
+
+    One thread at a time, together with its handle: sharing them between
+    threads that call at once crashes in the library's block cache."""
 
     def __init__(self, handle: Handle, path: str | os.PathLike | None = None):
         self._m = None  # so that __del__ after a failed __init__ has nothing to free
