@@ -330,8 +330,6 @@ int cmd_translate(const Options& o) {
       if (o.show_attention) std::cout << draw(out[i]) << "\n";
     }
   }
-  std::cout.flush();
-  if (!std::cout) throw CliError("cannot write to stdout", kExitFailure);
   return 0;
 }
 
@@ -582,7 +580,12 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
-    return run(argc, argv);
+    const int code = run(argc, argv);
+    // One check for every command's output (info, demo, --help, translate):
+    // output that could not be written is a failure, not a silent exit 0.
+    std::cout.flush();
+    if (!std::cout) throw CliError("cannot write to stdout", kExitFailure);
+    return code;
   } catch (const CliError& e) {
     std::cerr << "seqattn: " << e.what() << "\n";
     return e.exit_code();

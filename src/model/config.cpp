@@ -143,7 +143,7 @@ Config parse_config(const st::File& file) {
   c.target_start = get_int(sp, "target_start", "special_tokens.target_start", 0, vt);
   c.target_end = get_int(sp, "target_end", "special_tokens.target_end", 0, vt);
   c.max_source_len = get_int(j, "max_source_len", "max_source_len", 1, kMaxDim);
-  c.max_target_len = get_int(j, "max_target_len", "max_target_len", 1, kMaxDim);
+  c.max_target_len = get_int(j, "max_target_len", "max_target_len", 1, kMaxDecodeSteps);
   // name and description are for people; a file without them still runs.
   if (j.contains("name")) c.name = get_string(j, "name", "name");
   if (j.contains("description")) c.description = get_string(j, "description", "description");

@@ -18,6 +18,10 @@ enum class Tokenization { kChars, kWords };
 // these only keep the arithmetic in int32 before the shapes are compared.
 inline constexpr int64_t kMaxDim = int64_t(1) << 24;
 inline constexpr size_t kMaxVocab = size_t(1) << 24;
+// The most decoding steps a file may ask for (max_target_len, the default of
+// translate's max_steps): a file whose end token never wins must not decode
+// for minutes per input. The same bound as the CLI's --max-steps.
+inline constexpr int64_t kMaxDecodeSteps = 100000;
 
 struct Config {
   int32_t encoder_units = 0;  // H (per direction)

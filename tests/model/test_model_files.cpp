@@ -171,6 +171,16 @@ std::vector<BadFile> bad_files() {
   add(
       "config_decoder_size", [] { return with_config([](json& c) { c["decoder"]["units"] = 7; }); },
       SEQATTN_ERROR_FORMAT, "decoder.units");
+  // A file may not ask for an endless decoding: 2^24 steps, the end token
+  // never winning, took 11 minutes per input (kMaxDecodeSteps bounds it).
+  add(
+      "config_endless_decoder",
+      [] { return with_config([](json& c) { c["max_target_len"] = 16777216; }); },
+      SEQATTN_ERROR_FORMAT, "max_target_len");
+  add(
+      "config_decoder_over_the_bound",
+      [] { return with_config([](json& c) { c["max_target_len"] = 100001; }); },
+      SEQATTN_ERROR_FORMAT, "max_target_len");
   add(
       "config_special_token",
       [] { return with_config([](json& c) { c["special_tokens"]["target_end"] = 9; }); },
@@ -263,12 +273,15 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-// Runs the program with a time limit (`timeout` from coreutils), stdin empty.
-CliRun run_cli(const std::vector<std::string>& args, const fs::path& dir) {
+// Runs the program with a time limit (`timeout` from coreutils), stdin empty;
+// stdout goes to a file, or to `stdout_to` (say /dev/full).
+CliRun run_cli(const std::vector<std::string>& args, const fs::path& dir,
+               const std::string& stdout_to = "") {
   std::string cmd = "timeout 60 " + quote(SEQATTN_CLI);
   for (const std::string& a : args) cmd += " " + quote(a);
   const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  cmd += " </dev/null >" + quote(out.string()) + " 2>" + quote(err.string());
+  cmd += " </dev/null >" + quote(stdout_to.empty() ? out.string() : stdout_to) + " 2>" +
+         quote(err.string());
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -341,6 +354,23 @@ TEST_F(HostileFiles, BadArgumentsToTheProgram) {
   r = run_cli({"info", "--model", model}, dir_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "test-model")) << r.out;
+}
+
+// A command whose output cannot be written says so and exits 1 — every
+// command, not translate alone (`seqattn info >/dev/full` used to exit 0).
+TEST_F(HostileFiles, EveryCommandFailsWhenStdoutCannotBeWritten) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full on this system";
+  const std::string model =
+      write({"valid", [] { return valid_file().serialize(); }, SEQATTN_OK, ""});
+  const std::vector<std::vector<std::string>> commands = {
+      {"--help"}, {"--version"}, {"info", "--model", model}, {"translate", "--model", model, "abc"},
+      {"translate", "--help"}};
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args[0] + (args.size() > 1 ? " " + args[1] : ""));
+    const CliRun r = run_cli(args, dir_, "/dev/full");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_TRUE(contains(r.err, "cannot write to stdout")) << r.err;
+  }
 }
 
 // --device picks the path; the fast CPU path (the default) and the reference
