@@ -108,6 +108,28 @@ std::string text_of(const char* text) {
   return std::string(text, bytes);
 }
 
+// The caller's array of encode_source and source_spans: `capacity` entries
+// at `out`. Before the work: a negative capacity, or a positive one without
+// an array, is refused.
+void check_capacity(int32_t capacity, const void* out, const char* out_name) {
+  if (capacity < 0) invalid("capacity = " + std::to_string(capacity) + " is negative");
+  if (capacity > 0) check::not_null(out, out_name);
+}
+
+// After the work, with n entries to give: a NULL array with capacity 0 asks
+// for the count alone (written to *count_out; true); otherwise the array must
+// hold all n (refused before anything is written), and the caller fills it.
+bool count_only(int32_t n, int32_t capacity, const void* out, int32_t* count_out) {
+  if (out == nullptr && capacity == 0) {
+    *count_out = n;
+    return true;
+  }
+  if (n > capacity)
+    invalid("capacity = " + std::to_string(capacity) + " is less than the " + std::to_string(n) +
+            " tokens of text");
+  return false;
+}
+
 seqattn_model load(seqattn_handle handle, const st::File& file, const std::string& what) {
   try {
     auto m = std::make_unique<seqattn_model_s>();
@@ -252,17 +274,10 @@ seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text
     const model::Model& m = model_of(model);
     const std::string s = text_of(text);
     check::not_null(len_out, "len_out");
-    if (capacity < 0) invalid("capacity = " + std::to_string(capacity) + " is negative");
-    if (capacity > 0) check::not_null(ids_out, "ids_out");
+    check_capacity(capacity, ids_out, "ids_out");
     const std::vector<int32_t> ids = m.encode_source(s);
     const auto n = int32_t(ids.size());
-    if (ids_out == nullptr && capacity == 0) {
-      *len_out = n;
-      return;
-    }
-    if (n > capacity)
-      invalid("capacity = " + std::to_string(capacity) + " is less than the " + std::to_string(n) +
-              " tokens of text");
+    if (count_only(n, capacity, ids_out, len_out)) return;
     std::copy(ids.begin(), ids.end(), ids_out);
     *len_out = n;
   });
@@ -275,17 +290,10 @@ seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
     const model::Model& m = model_of(model);
     const std::string s = text_of(text);
     check::not_null(count_out, "count_out");
-    if (capacity < 0) invalid("capacity = " + std::to_string(capacity) + " is negative");
-    if (capacity > 0) check::not_null(spans_out, "spans_out");
+    check_capacity(capacity, spans_out, "spans_out");
     const std::vector<model::Span> spans = model::source_spans(s, m.config().tokenization);
     const auto n = int32_t(spans.size());
-    if (spans_out == nullptr && capacity == 0) {
-      *count_out = n;
-      return;
-    }
-    if (n > capacity)
-      invalid("capacity = " + std::to_string(capacity) + " is less than the " + std::to_string(n) +
-              " tokens of text");
+    if (count_only(n, capacity, spans_out, count_out)) return;
     for (size_t i = 0; i < spans.size(); ++i) {
       spans_out[2 * i] = int32_t(spans[i].offset);
       spans_out[2 * i + 1] = int32_t(spans[i].length);
