@@ -272,6 +272,12 @@ typedef SEQATTN_ENUM(seqattn_tokenization) {
   SEQATTN_TOKENIZATION_WORDS = 1  /* split on ASCII whitespace; output joined with one space */
 } seqattn_tokenization;
 
+/* config.decoder.kind (docs/model-format.md) */
+typedef SEQATTN_ENUM(seqattn_decoder_kind) {
+  SEQATTN_DECODER_ATTENTION_KERAS = 0, /* attention over the decoder GRU's outputs */
+  SEQATTN_DECODER_BAHDANAU = 1 /* attention from the previous state into the GRU's input */
+} seqattn_decoder_kind;
+
 typedef struct seqattn_model_info {
   uint32_t struct_size;          /* sizeof(seqattn_model_info); set by _init */
   int32_t source_vocab_size;     /* Vs */
@@ -292,6 +298,11 @@ typedef struct seqattn_model_info {
   int32_t max_source_len, max_target_len; /* trained on; max_target_len: default decode steps */
   const char* name;                       /* "" if the file has none; valid while the model lives */
   const char* description;                /* likewise */
+  seqattn_decoder_kind decoder_kind;
+  int32_t source_padding_pre; /* 1: source_padding "pre" (pads before the tokens), 0: "post" */
+  int32_t source_mask;        /* 1: pads masked out; 0: every source padded to max_source_len */
+  int32_t has_source_vocab;   /* 0: ids only (text functions give SEQATTN_ERROR_UNSUPPORTED) */
+  int32_t has_target_vocab;   /* likewise for the target side */
 } seqattn_model_info;
 
 SEQATTN_API void seqattn_model_info_init(seqattn_model_info* info);
