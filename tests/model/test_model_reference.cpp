@@ -4,8 +4,9 @@
 // unidirectional and bidirectional encoders, both GRU variants, attention with
 // and without bias; both decoder kinds; masked, unmasked, pre- and
 // post-padded sources; files without vocabularies. Scoring, greedy decoding,
-// and the consistency of the two, on the library's reference, on the fast CPU path and on CUDA (skipped
-// without a GPU), each within its tolerance of atol_for / rtol_for.
+// and the consistency of the two, on the library's reference, on the fast
+// CPU path and on CUDA (skipped without a GPU), each within its tolerance of
+// atol_for / rtol_for.
 #include <gtest/gtest.h>
 
 #include <string>
