@@ -68,9 +68,12 @@ void check_token_id(int32_t id, int32_t vocab, const char* vocab_name) {
 // Sizes of the model's intermediate tensors for these arguments, refused when
 // they overflow rather than wrapped.
 void check_run_sizes(const model::Config& c, int64_t batch, int64_t src_steps, int64_t tgt_steps) {
+  // bahdanau: the decoder's step input is [embedding or one-hot row, context].
   const int64_t in_dim =
-      std::max<int64_t>({c.encoder_embedding_dim, c.decoder_embedding_dim, c.source_vocab_size(),
-                         c.target_vocab_size(), 3 * int64_t(c.decoder_units)});
+      std::max<int64_t>({c.encoder_embedding_dim, c.source_vocab_size(),
+                         std::max<int64_t>({c.decoder_embedding_dim, c.target_vocab_size(),
+                                            3 * int64_t(c.decoder_units)}) +
+                             c.decoder_input_extra()});
   const int64_t widest = std::max<int64_t>(
       {c.decoder_units + c.encoder_out_dim(), c.attention_units, c.target_vocab_size(), in_dim});
   check::elements("source-side tensors [B, Ts, max(He + Hd, A, Vt, input)]",
@@ -321,6 +324,7 @@ seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
     const std::string s = text_of(text);
     check::not_null(count_out, "count_out");
     check_capacity(capacity, spans_out, "spans_out");
+    require_vocab(m.config(), true, "seqattn_model_source_spans");
     const std::vector<model::Span> spans = model::source_spans(s, m.config().tokenization);
     const auto n = int32_t(spans.size());
     if (count_only(n, capacity, spans_out, count_out)) return;

@@ -275,8 +275,9 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
  *
  * A file may have no vocabularies (only their sizes): its model takes and
  * gives token ids only, and the text functions below (source_token,
- * target_token, encode_source, decode_target) return SEQATTN_ERROR_UNSUPPORTED
- * saying so (has_source_vocab / has_target_vocab in seqattn_model_info).
+ * target_token, encode_source, source_spans, decode_target) return
+ * SEQATTN_ERROR_UNSUPPORTED saying so (has_source_vocab / has_target_vocab in
+ * seqattn_model_info).
  *
  * A model lives in the memory of the handle it was loaded on and runs only
  * with that handle. It keeps that memory alive: a model may be destroyed

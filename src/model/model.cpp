@@ -374,7 +374,8 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
   // projected once per source.
   StepBuffers buf = step_buffers(batch, src, enc);
   DeviceBuffer s[2] = {DeviceBuffer(cache_, B * hd * f), DeviceBuffer(cache_, B * hd * f)};  // [B, Hd]
-  DeviceBuffer cat(cache_, B * (hd + he) * f);                                           // [B, Hd + He]
+  DeviceBuffer cat;  // [B, Hd + He]: attention_keras's output layer input
+  if (!bahdanau) cat = DeviceBuffer(cache_, B * (hd + he) * f);
   DeviceBuffer logits(cache_, B * vt * f);                                               // [B, Vt]
   DeviceBuffer weights;                                                              // [T, B, Ls]
   if (attention) weights = DeviceBuffer(cache_, T * B * Ls * f);

@@ -234,6 +234,9 @@ TEST(NoVocabularies, InfoAndTextFunctions) {
   EXPECT_NE(last_error().find("no target vocabulary"), std::string::npos) << last_error();
   EXPECT_STREQ(text, "untouched");
   EXPECT_EQ(bytes, 99u);
+  int32_t spans[4] = {-7, -7, -7, -7};
+  EXPECT_EQ(seqattn_model_source_spans(model.m, "a b", spans, 2, &n), SEQATTN_ERROR_UNSUPPORTED);
+  EXPECT_EQ(spans[0], -7);
   const char* tok = nullptr;
   EXPECT_EQ(seqattn_model_source_token(model.m, 0, &tok), SEQATTN_ERROR_UNSUPPORTED);
   EXPECT_EQ(seqattn_model_target_token(model.m, 0, &tok), SEQATTN_ERROR_UNSUPPORTED);
