@@ -79,3 +79,9 @@ def test_the_installed_package_carries_its_library_and_model():
                          env=env, cwd=package.parents[1], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == seqattn.version()
+
+
+def test_cpu_info_is_the_library_s():
+    info = seqattn.cpu_info()
+    assert info == _raw.seqattn_cpu_info().decode()
+    assert info.startswith("simd ") and "threads" in info
