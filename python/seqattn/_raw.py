@@ -11,7 +11,8 @@ The library is loaded on first use, from the first of:
   1. the file named by the environment variable SEQATTN_LIBRARY (only that
      file: if it cannot be loaded, load() fails rather than fall back),
   2. a libseqattn shared object found relative to this file: inside the
-     package (where `pip install .` puts it) or beside it,
+     package (where `pip install .` puts it; any folder of the package, as
+     an editable install has two) or beside it,
   3. ctypes.util.find_library("seqattn") (the system's loader paths, e.g. a
      `cmake --install`ed libseqattn).
 
@@ -317,7 +318,12 @@ def library_candidates() -> list[str]:
     if env:
         found.append(env)
     here = Path(__file__).resolve().parent
-    for folder in (here, here.parent):
+    # An editable install (pip install -e .) leaves these files in the source
+    # tree and puts the library in the package's other folder, in
+    # site-packages: every folder of the package counts as inside it.
+    package = sys.modules.get(__package__ or "")
+    inside = [here] + [Path(p).resolve() for p in getattr(package, "__path__", ())]
+    for folder in dict.fromkeys(inside + [here.parent]):
         for name in _LIBRARY_NAMES:
             if (folder / name).is_file():
                 found.append(str(folder / name))

@@ -24,6 +24,7 @@ def fake_package(tmp_path, monkeypatch):
     package = tmp_path / "site" / "seqattn"
     package.mkdir(parents=True)
     monkeypatch.setattr(_raw, "__file__", str(package / "_raw.py"))
+    monkeypatch.setattr(seqattn, "__path__", [str(package)])
     monkeypatch.setattr(_raw.ctypes.util, "find_library", lambda name: None)
     monkeypatch.delenv("SEQATTN_LIBRARY", raising=False)
     return package
@@ -36,6 +37,16 @@ def test_a_library_inside_the_package_comes_before_one_beside_it(fake_package):
     inside = fake_package / NAME
     inside.write_bytes(b"")
     assert _raw.library_candidates() == [str(inside), str(beside)]
+
+
+def test_every_folder_of_the_package_is_inside_it(fake_package, monkeypatch):
+    # pip install -e .: the sources in the tree, the built library in site-packages.
+    built = fake_package.parent.parent / "site-packages" / "seqattn"
+    built.mkdir(parents=True)
+    (built / NAME).write_bytes(b"")
+    (fake_package.parent / NAME).write_bytes(b"")
+    monkeypatch.setattr(seqattn, "__path__", [str(built), str(fake_package)])
+    assert _raw.library_candidates() == [str(built / NAME), str(fake_package.parent / NAME)]
 
 
 def test_the_system_loader_comes_last(fake_package, monkeypatch):
