@@ -11,6 +11,7 @@
 # pytest, and torch so that seqattn.torch's tests run for real on the CPU:
 # PyPI's Linux torch brings gigabytes of CUDA libraries); scripts/setup.sh
 # installs them. seqattn itself is in the virtual environment only.
+# SEQATTN_WHEEL_PYTHON names another interpreter (it must see those packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

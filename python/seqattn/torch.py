@@ -201,9 +201,9 @@ def gru(x, kernel, recurrent_kernel, bias=None, *, variant="reset_after", revers
     c = _Call("gru", handle, math)
     args = (c.tensor("x", x), c.tensor("kernel", kernel),
             c.tensor("recurrent_kernel", recurrent_kernel), c.tensor("bias", bias, optional=True))
+    h0 = c.tensor("h0", h0, optional=True)
     return c.result(_ops.gru(c.get_handle(), *args, variant=variant, reverse=reverse,
-                             lengths=c.lengths("lengths", lengths),
-                             h0=c.tensor("h0", h0, optional=True),
+                             lengths=c.lengths("lengths", lengths), h0=h0,
                              return_sequences=return_sequences, return_state=return_state))
 
 
@@ -213,9 +213,9 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, *, reverse=False, lengths
     c = _Call("simple_rnn", handle, math)
     args = (c.tensor("x", x), c.tensor("kernel", kernel),
             c.tensor("recurrent_kernel", recurrent_kernel), c.tensor("bias", bias, optional=True))
+    h0 = c.tensor("h0", h0, optional=True)
     return c.result(_ops.simple_rnn(c.get_handle(), *args, reverse=reverse,
-                                    lengths=c.lengths("lengths", lengths),
-                                    h0=c.tensor("h0", h0, optional=True),
+                                    lengths=c.lengths("lengths", lengths), h0=h0,
                                     return_sequences=return_sequences,
                                     return_state=return_state))
 

@@ -223,12 +223,12 @@ def test_functions_match_the_numpy_ops_and_torch(cpu):
 
     # nn.GRU through torch_gru_to_keras; nn.Linear + softmax through dense.
     gru = nn.GRU(4, 6, batch_first=True)
-    x = torch.randn(3, 5, 4)
+    x, h0 = torch.randn(3, 5, 4), torch.randn(1, 3, 6)
     with torch.no_grad():
-        want_out, want_h = gru(x)
+        want_out, want_h = gru(x, h0)
         kernel, recurrent, b = (torch.from_numpy(a) for a in seqattn.torch_gru_to_keras(
             gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0))
-        out, h = st.gru(x, kernel, recurrent, b)
+        out, h = st.gru(x, kernel, recurrent, b, h0=h0[0])
         close(out, want_out, "gru outputs")
         close(h, want_h[0], "gru state")
         linear = nn.Linear(6, 11)
