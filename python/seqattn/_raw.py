@@ -8,9 +8,13 @@ is the friendly layer's job (seqattn/__init__.py); this layer is for callers
 who manage their own memory, and for tests of the C boundary itself.
 
 The library is loaded on first use, from the first of:
-  1. the file named by the environment variable SEQATTN_LIBRARY,
-  2. a libseqattn shared object next to this package (inside it or beside it),
-  3. ctypes.util.find_library("seqattn") (the system's loader paths).
+  1. the file named by the environment variable SEQATTN_LIBRARY (only that
+     file: if it cannot be loaded, load() fails rather than fall back),
+  2. a libseqattn shared object found relative to this file: inside the
+     package (where `pip install .` puts it; any folder of the package, as
+     an editable install has two) or beside it,
+  3. ctypes.util.find_library("seqattn") (the system's loader paths, e.g. a
+     `cmake --install`ed libseqattn).
 
     from seqattn import _raw
     opts = _raw.seqattn_handle_options()
@@ -324,7 +328,12 @@ def library_candidates() -> list[str]:
     if env:
         found.append(env)
     here = Path(__file__).resolve().parent
-    for folder in (here, here.parent):
+    # An editable install (pip install -e .) leaves these files in the source
+    # tree and puts the library in the package's other folder, in
+    # site-packages: every folder of the package counts as inside it.
+    package = sys.modules.get(__package__ or "")
+    inside = [here] + [Path(p).resolve() for p in getattr(package, "__path__", ())]
+    for folder in dict.fromkeys(inside + [here.parent]):
         for name in _LIBRARY_NAMES:
             if (folder / name).is_file():
                 found.append(str(folder / name))
@@ -357,9 +366,10 @@ def load(path: str | os.PathLike | None = None) -> ctypes.CDLL:
                 candidates = candidates[:1]
         if not candidates:
             raise OSError(
-                "seqattn: cannot find the seqattn shared library; set SEQATTN_LIBRARY to "
-                "its path (e.g. build/libseqattn.so), put it next to the seqattn package, "
-                "or install it where the system loader finds it")
+                "seqattn: cannot find the seqattn shared library; install the package with "
+                "`pip install .` at the repository root (it carries the library), set "
+                "SEQATTN_LIBRARY to its path (e.g. build/libseqattn.so), put it next to the "
+                "seqattn package, or install it where the system loader finds it")
         errors = []
         for candidate in candidates:
             try:
