@@ -41,6 +41,7 @@ endif()
 seqattn_model_test(test_date_model model/test_date_model.cpp)
 seqattn_model_test(test_keras_parity model/test_keras_parity.cpp)
 seqattn_model_test(test_model_allocations model/test_model_allocations.cpp)
+seqattn_model_test(test_decoder_fixtures model/test_decoder_fixtures.cpp)
 
 # The program itself: translate with the built-in model, and the demo.
 # PASS_REGULAR_EXPRESSION ignores the exit status, which test_model_files checks.

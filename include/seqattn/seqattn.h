@@ -257,10 +257,32 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
 /*
  * An attention seq2seq model loaded from a safetensors file (docs/model-format.md):
  * embedding or one-hot inputs, GRU encoder (optionally bidirectional), GRU
- * decoder, additive attention, Dense softmax. A model lives in the memory of the
- * handle it was loaded on and runs only with that handle. It keeps that memory
- * alive: a model may be destroyed before or after its handle. Token arrays, lengths and outputs of these functions are
- * host memory on every device.
+ * decoder, additive attention, Dense softmax. The decoder is attention_keras'
+ * (attention over the decoder GRU's outputs) or, with decoder.kind "bahdanau",
+ * the PyTorch tutorial's AttnDecoderRNN (attention from the previous state,
+ * the context fed into the GRU's input).
+ *
+ * Source rows: callers give each row's valid tokens first, src_lengths[b] of
+ * them (what follows is ignored). With the file's source_mask true (the
+ * default) pad positions are masked out of the encoder and attention, and the
+ * padding side does not matter. With source_mask false the library places the
+ * valid tokens on the file's source_padding side ("post" or "pre") of a row of
+ * exactly max_source_len tokens, source_pad on the other side, and runs over
+ * all of it, as a framework model trained on pad_sequences(maxlen=...) without
+ * a mask; a row longer than max_source_len is SEQATTN_ERROR_INVALID_ARGUMENT,
+ * and the attention weights returned are those of the caller's tokens, in the
+ * caller's positions (the weight on pads is left out).
+ *
+ * A file may have no vocabularies (only their sizes): its model takes and
+ * gives token ids only, and the text functions below (source_token,
+ * target_token, encode_source, source_spans, decode_target) return
+ * SEQATTN_ERROR_UNSUPPORTED saying so (has_source_vocab / has_target_vocab in
+ * seqattn_model_info).
+ *
+ * A model lives in the memory of the handle it was loaded on and runs only
+ * with that handle. It keeps that memory alive: a model may be destroyed
+ * before or after its handle. Token arrays, lengths and outputs of these
+ * functions are host memory on every device.
  * Like its handle, a model is for one thread at a time (see
  * seqattn_handle_create): a model and its handle must not be used from two
  * threads at once.
@@ -271,6 +293,12 @@ typedef SEQATTN_ENUM(seqattn_tokenization) {
   SEQATTN_TOKENIZATION_CHARS = 0, /* one token per UTF-8 code point */
   SEQATTN_TOKENIZATION_WORDS = 1  /* split on ASCII whitespace; output joined with one space */
 } seqattn_tokenization;
+
+/* config.decoder.kind (docs/model-format.md) */
+typedef SEQATTN_ENUM(seqattn_decoder_kind) {
+  SEQATTN_DECODER_ATTENTION_KERAS = 0, /* attention over the decoder GRU's outputs */
+  SEQATTN_DECODER_BAHDANAU = 1 /* attention from the previous state into the GRU's input */
+} seqattn_decoder_kind;
 
 typedef struct seqattn_model_info {
   uint32_t struct_size;          /* sizeof(seqattn_model_info); set by _init */
@@ -287,11 +315,16 @@ typedef struct seqattn_model_info {
   seqattn_gru_variant gru_variant;
   seqattn_tokenization tokenization;
   int32_t lowercase_source; /* 0 or 1: ASCII letters lower-cased before lookup */
-  int32_t source_pad, source_unk;
+  int32_t source_pad, source_unk;        /* source_unk: -1 without a source vocabulary */
   int32_t target_pad, target_start, target_end;
   int32_t max_source_len, max_target_len; /* trained on; max_target_len: default decode steps */
   const char* name;                       /* "" if the file has none; valid while the model lives */
   const char* description;                /* likewise */
+  seqattn_decoder_kind decoder_kind;
+  int32_t source_padding_pre; /* 1: source_padding "pre" (pads before the tokens), 0: "post" */
+  int32_t source_mask;        /* 1: pads masked out; 0: every source padded to max_source_len */
+  int32_t has_source_vocab;   /* 0: ids only (text functions give SEQATTN_ERROR_UNSUPPORTED) */
+  int32_t has_target_vocab;   /* likewise for the target side */
 } seqattn_model_info;
 
 SEQATTN_API void seqattn_model_info_init(seqattn_model_info* info);

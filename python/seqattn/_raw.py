@@ -77,6 +77,11 @@ class seqattn_tokenization(enum.IntEnum):
     SEQATTN_TOKENIZATION_WORDS = 1  # split on ASCII whitespace
 
 
+class seqattn_decoder_kind(enum.IntEnum):
+    SEQATTN_DECODER_ATTENTION_KERAS = 0  # attention over the decoder GRU's outputs
+    SEQATTN_DECODER_BAHDANAU = 1  # attention from the previous state into the GRU's input
+
+
 # The anonymous enums of the header.
 SEQATTN_FEATURE_CUDA = 1
 SEQATTN_FEATURE_OPENMP = 2
@@ -84,7 +89,7 @@ SEQATTN_RNN_REVERSE = 1
 
 # The enum members as module constants too, as C code spells them.
 for _enum in (seqattn_status, seqattn_device, seqattn_math, seqattn_gru_variant,
-              seqattn_activation, seqattn_tokenization):
+              seqattn_activation, seqattn_tokenization, seqattn_decoder_kind):
     globals().update(_enum.__members__)
 del _enum
 
@@ -156,6 +161,11 @@ class seqattn_model_info(Structure):
         ("max_target_len", c_int32),
         ("name", c_char_p),  # valid while the model lives
         ("description", c_char_p),
+        ("decoder_kind", c_enum),  # SEQATTN_DECODER_*
+        ("source_padding_pre", c_int32),
+        ("source_mask", c_int32),
+        ("has_source_vocab", c_int32),
+        ("has_target_vocab", c_int32),
     ]
 
 
