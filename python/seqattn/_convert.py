@@ -504,6 +504,9 @@ def _keras_to_model(layers, options, origin):
     for l in layers:
         if l in attn or l in pools or l.class_name in _DEAD:
             continue
+        if l.class_name == "NotEqual" and not l.weights and l.inbound and \
+                graph.producer(l.inbound[0])[0].class_name == "InputLayer":
+            continue    # Keras 3 saves the mask of Embedding(mask_zero) as this op
         why = (f"weights of shapes {l.shapes()} match no supported attention layer"
                if l.weights else "this layer class is not supported")
         raise ConversionError(f"{l.describe()}: {why}")
