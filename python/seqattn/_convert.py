@@ -242,7 +242,9 @@ def _model_layers(model_config):
         inbound = _history_refs(nodes[0]) if nodes else []
         if kind == "Sequential" and previous is not None and not inbound:
             inbound = [(previous, 0)]
-        layers.append(_Layer(name, entry.get("class_name"), c, inbound))
+        layer = _Layer(name, entry.get("class_name"), c, inbound)
+        layer.module = entry.get("module") or ""
+        layers.append(layer)
         previous = name
     if kind == "Sequential":
         shape = None
@@ -479,7 +481,7 @@ def _attention_kind(layer):
     if len(s) == 3 and len(s[0]) == 2 and len(s[1]) == 2 and s[2] == (s[0][1], 1) \
             and s[0][0] == s[0][1] and s[1][1] == s[0][1]:
         return "attention_keras"        # W_a [He, He], U_a [Hd, He], V_a [He, 1]
-    if len(s) in (3, 4) and len(s[0]) == 2 and len(s[1]) == 2 and s[0][1] == s[1][1] \
+    if layer.class_name == "AdditiveAttention" and len(s) in (3, 4) and len(s[0]) == 2 and len(s[1]) == 2 and s[0][1] == s[1][1] \
             and s[-1] == (s[0][1],) and (len(s) == 3 or s[2] == (s[0][1],)):
         return "project"                # W [He, A], U [Hd, A], (bias [A]), v [A]
     return None
@@ -494,11 +496,26 @@ _DEAD = {"InputLayer", "Concatenate", "TimeDistributed", "Dense", "Embedding", "
          "Bidirectional", "SimpleRNN", "OneHot", "Flatten", "Reshape"} | _PASS_THROUGH
 
 
+# Keras classes whose weights could pass for an attention layer's; refused by class.
+_UNSUPPORTED = {"LSTM", "CuDNNLSTM", "RNN", "ConvLSTM1D", "ConvLSTM2D", "Attention",
+                "MultiHeadAttention", "Conv1D", "Conv2D", "LayerNormalization",
+                "BatchNormalization", "EinsumDense", "GroupQueryAttention", "PReLU",
+                "LocallyConnected1D", "Dot", "Add", "Multiply"}
+
+
+def _builtin_unsupported(layer):
+    # Keras 3 names the module of a built-in class ("keras.layers"); custom classes
+    # have their own module or registered_name.
+    if layer.class_name in _UNSUPPORTED:
+        return True
+    return layer.module.startswith("keras.") and layer.class_name != "AdditiveAttention"
+
+
 def _keras_to_model(layers, options, origin):
     graph = _Graph(layers)
     # Built-in classes are what their class says; the attention layer (custom in all
     # but Keras' AdditiveAttention) is recognised by its weight shapes.
-    custom = [l for l in layers if l.class_name not in _DEAD]
+    custom = [l for l in layers if l.class_name not in _DEAD and not _builtin_unsupported(l)]
     attn = [l for l in custom if _attention_kind(l)]
     pools = [l for l in custom if _pooling_kind(l) and l not in attn]
     for l in layers:

@@ -126,7 +126,7 @@ def test_unknown_custom_layer_is_named(tmp_path):
     shutil.copy(FIXTURES / "tf2_nmt_onehot.h5", src)
     with h5py.File(src, "r+") as f:  # V_a [He, 1] -> [He, 2]: no known attention layer
         g = f["model_weights"]["attention_layer"]
-        name = [n.decode() for n in g.attrs["weight_names"]][2]
+        name = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]][2]
         del g[name]
         g[name] = np.zeros((4, 2), np.float32)
     _refused(tmp_path, [src], r"layer 'attention_layer' \(AttentionLayer\).*match no supported")
@@ -145,7 +145,7 @@ def test_mismatched_shapes(tmp_path):
     shutil.copy(FIXTURES / "tf2_nmt_onehot.h5", src)
     with h5py.File(src, "r+") as f:  # the output Dense: 7 rows instead of Hd + He = 8
         g = f["model_weights"]["time_distributed"]
-        name = [n.decode() for n in g.attrs["weight_names"]][0]
+        name = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]][0]
         k = g[name][()]
         del g[name]
         g[name] = k[:-1]
