@@ -982,6 +982,8 @@ def convert(sources, out, options=None) -> dict:
     for s in sources:
         if not os.path.isfile(s):
             raise ConversionError(f"{s}: no such file")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(os.fspath(out)))):
+        raise ConversionError(f"{out}: no such folder for the output")
     if os.path.abspath(os.fspath(out)) in {os.path.abspath(s) for s in sources}:
         raise ConversionError(f"{out}: the output would overwrite a source")
     if all(_is_keras(s) for s in sources):

@@ -6,6 +6,7 @@ independent float64 numpy forward of the file (convert_reference.py); broken
 inputs give one clear error and no output file."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -69,9 +70,6 @@ def _library_case(name):
     if m["kind"] == "sequence_head":
         marks.append(pytest.mark.xfail(strict=True, reason="the sequence_head model kind (issue "
                                        "10 item 3) is not in the library yet"))
-    elif m["decoder_kind"] == "bahdanau":
-        marks.append(pytest.mark.xfail(strict=True, reason="the bahdanau decoder (issue 10 "
-                                       "item 2) is not in the library yet"))
     return pytest.param(name, marks=marks)
 
 
@@ -175,8 +173,9 @@ def test_cli(tmp_path):
     out = tmp_path / "m.safetensors"
     cmd = [sys.executable, "-m", "seqattn.convert", str(FIXTURES / m["sources"][0]), str(out),
            "--options", str(opts), "--set", "name=cli", "--set", "special_tokens.target_end=3"]
-    env_path = str(Path(seqattn.__file__).resolve().parents[1])
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=env_path)
+    # The package under test (this tree's, or the installed one) first on the path.
+    env = dict(os.environ, PYTHONPATH=str(Path(seqattn.__file__).resolve().parents[1]))
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     assert "seqattn.seq2seq" in r.stdout
@@ -187,7 +186,13 @@ def test_cli(tmp_path):
     bad.write_bytes(b"not hdf5")
     out2 = tmp_path / "m2.safetensors"
     r = subprocess.run([sys.executable, "-m", "seqattn.convert", str(bad), str(out2)],
-                       capture_output=True, text=True, cwd=env_path)
+                       capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "bad.h5: cannot be read as HDF5" in r.stderr
     assert not out2.exists()
+
+
+def test_output_folder_missing(tmp_path):
+    m = _meta("tf2_forecaster")
+    with pytest.raises(sc.ConversionError, match="no such folder"):
+        sc.convert(FIXTURES / m["sources"][0], tmp_path / "nope" / "m.safetensors", {})
