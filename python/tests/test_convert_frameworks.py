@@ -196,3 +196,27 @@ def test_output_folder_missing(tmp_path):
     m = _meta("tf2_forecaster")
     with pytest.raises(sc.ConversionError, match="no such folder"):
         sc.convert(FIXTURES / m["sources"][0], tmp_path / "nope" / "m.safetensors", {})
+
+
+@pytest.mark.parametrize("name", ["tf2_nmt_embed_bidir", "torch_tutorial"])
+def test_unmasked_model_pads_a_short_source_as_the_framework(cpu, name, tmp_path):
+    # Row 1 of these fixtures ends in two pad tokens that the framework ran
+    # through its encoder (no mask). Given only the valid tokens, the library
+    # pads the row to max_source_len itself (source_mask false, padding post)
+    # and must reproduce the framework's outputs.
+    _, out, result, ex = _convert(name, tmp_path)
+    assert result["config"]["source_mask"] is False
+    assert result["config"]["source_padding"] == "post"
+    src, lengths = ex["src"].copy(), ex["src_lengths"].copy()
+    assert (src[1, -2:] == 0).all() and lengths[1] == src.shape[1]
+    lengths[1] -= 2
+    src[1, -2:] = 5  # past the length: ignored, the library writes source_pad there
+    with seqattn.Model(cpu, out) as model:
+        probs, att = model.score(src, ex["tgt_in"], lengths,
+                                 np.full(len(src), ex["tgt_in"].shape[1], np.int32))
+        tokens, tlen = model.translate_tokens(src, lengths, max_steps=ex["greedy_tokens"].shape[1])
+    np.testing.assert_allclose(probs, ex["probs"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(att[1, :, :4], ex["attention"][1, :, :4], atol=TOL, rtol=0)
+    np.testing.assert_allclose(att[[0, 2]], ex["attention"][[0, 2]], atol=TOL, rtol=0)
+    np.testing.assert_array_equal(tokens, ex["greedy_tokens"])
+    np.testing.assert_array_equal(tlen, ex["greedy_lengths"])
