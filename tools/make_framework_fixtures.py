@@ -160,8 +160,6 @@ def keras_fixtures(flavour):
         def compute_output_shape(self, input_shape):
             return (input_shape[0], input_shape[2])
 
-    custom = {"AttentionLayer": AttentionLayer, "attention": attention}
-
     def randomize(model, rng):
         for w in model.weights:
             w.assign(rng.normal(0.0, 0.5, tuple(w.shape)).astype(np.float32))

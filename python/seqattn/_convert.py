@@ -481,7 +481,8 @@ def _attention_kind(layer):
     if len(s) == 3 and len(s[0]) == 2 and len(s[1]) == 2 and s[2] == (s[0][1], 1) \
             and s[0][0] == s[0][1] and s[1][1] == s[0][1]:
         return "attention_keras"        # W_a [He, He], U_a [Hd, He], V_a [He, 1]
-    if layer.class_name == "AdditiveAttention" and len(s) in (3, 4) and len(s[0]) == 2 and len(s[1]) == 2 and s[0][1] == s[1][1] \
+    if layer.class_name == "AdditiveAttention" and len(s) in (3, 4) and len(s[0]) == 2 \
+            and len(s[1]) == 2 and s[0][1] == s[1][1] \
             and s[-1] == (s[0][1],) and (len(s) == 3 or s[2] == (s[0][1],)):
         return "project"                # W [He, A], U [Hd, A], (bias [A]), v [A]
     return None
@@ -691,7 +692,8 @@ def _keras_seq2seq(graph, attn, options):
     Vt = ok.shape[1]
     if tgt_table is None and Vt_in != Vt or tgt_table is not None and tgt_table.shape[0] != Vt:
         raise ConversionError(f"{dense[0].describe()}: {Vt} outputs, but the decoder input "
-                              f"vocabulary has {Vt_in if tgt_table is None else tgt_table.shape[0]}")
+                              "vocabulary has "
+                              f"{Vt_in if tgt_table is None else tgt_table.shape[0]}")
     t["output.kernel"], t["output.bias"] = ok, ob
 
     config = {
@@ -802,7 +804,8 @@ def _finish_seq2seq(config, tensors, Vs, Vt, options):
             config[f"{side}_vocab_size"] = int(V)
         else:
             if not isinstance(vocab, list) or len(vocab) != V:
-                raise ConversionError(f"options.{side}_vocab: {len(vocab) if isinstance(vocab, list) else type(vocab).__name__} "
+                got = len(vocab) if isinstance(vocab, list) else type(vocab).__name__
+                raise ConversionError(f"options.{side}_vocab: {got} "
                                       f"entries, but the model's {side} vocabulary has {V}")
             config[f"{side}_vocab"] = vocab
     sp = {"source_pad": 0, "source_unk": 1 if Vs > 1 else 0, "target_pad": 0}
