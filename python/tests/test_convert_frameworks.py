@@ -238,3 +238,24 @@ def test_unmasked_model_pads_a_short_source_as_the_framework(cpu, name, tmp_path
     np.testing.assert_allclose(att[[0, 2]], ex["attention"][[0, 2]], atol=TOL, rtol=0)
     np.testing.assert_array_equal(tokens, ex["greedy_tokens"])
     np.testing.assert_array_equal(tlen, ex["greedy_lengths"])
+
+
+def test_sequential_model_converts_as_the_functional_one(tmp_path):
+    # The forecaster's config rewritten as tf.keras writes a Sequential model
+    # (layers in order, no inbound_nodes): the same file must come out.
+    need_h5py()
+    src = tmp_path / "seq.h5"
+    shutil.copy(FIXTURES / "tf2_forecaster.h5", src)
+    with h5py.File(src, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["class_name"] = "Sequential"
+        for layer in config["config"]["layers"]:
+            layer.pop("inbound_nodes", None)
+        f.attrs["model_config"] = json.dumps(config)
+    sc.convert(src, tmp_path / "seq.safetensors", {})
+    sc.convert(FIXTURES / "tf2_forecaster.h5", tmp_path / "fun.safetensors", {})
+    a, b = ref.read(tmp_path / "seq.safetensors"), ref.read(tmp_path / "fun.safetensors")
+    assert a[1]["config"] == b[1]["config"]
+    assert a[0].keys() == b[0].keys()
+    for k in a[0]:
+        np.testing.assert_array_equal(a[0][k], b[0][k])
