@@ -259,3 +259,22 @@ def test_sequential_model_converts_as_the_functional_one(tmp_path):
     assert a[0].keys() == b[0].keys()
     for k in a[0]:
         np.testing.assert_array_equal(a[0][k], b[0][k])
+
+
+def test_without_vocabularies_the_model_works_on_ids(cpu, tmp_path):
+    need_h5py()
+    m = _meta("keras3_project_layer")
+    options = {k: v for k, v in m["options"].items() if not k.endswith("_vocab")}
+    out = tmp_path / "ids.safetensors"
+    config = sc.convert(FIXTURES / m["sources"][0], out, options)["config"]
+    assert "source_vocab" not in config and config["source_vocab_size"] == 7
+    assert config["target_vocab_size"] == 8
+    ex = np.load(FIXTURES / "keras3_project_layer.expected.npz")
+    with seqattn.Model(cpu, out) as model:
+        assert model.source_vocab is None and model.target_vocab is None
+        probs, att = model.score(ex["src"], ex["tgt_in"], ex["src_lengths"],
+                                 np.full(len(ex["src"]), ex["tgt_in"].shape[1], np.int32))
+        tokens, lengths = model.translate_tokens(ex["src"], ex["src_lengths"], max_steps=6)
+    np.testing.assert_allclose(probs, ex["probs"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(att, ex["attention"], atol=TOL, rtol=0)
+    np.testing.assert_array_equal(tokens, ex["greedy_tokens"])
