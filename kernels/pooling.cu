@@ -13,7 +13,6 @@
 // memory (global scratch for very long rows). Softmax: CUB block reductions.
 // Weighted sum: lanes along F, the 8 warps splitting the steps, partial sums
 // combined through shared memory, so any F from 1 up keeps all warps busy.
-#include <cuda/functional>
 #include <cub/block/block_reduce.cuh>
 
 #include <climits>
@@ -29,6 +28,13 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxSharedSteps = 10 * 1024;  // 40 KB of scores, under the 48 KB default
+
+// The block maximum's operator. A functor of our own rather than CCCL's
+// ::cuda::maximum<> (new in late 2024) or cub::Max (deprecated since), so the
+// kernel compiles with every CUDA 12.x and 13.x toolkit.
+struct MaxOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
 
 __global__ void __launch_bounds__(kThreads)
     attention_pooling_kernel(const PoolingParams p, bool scores_shared) {
@@ -55,7 +61,7 @@ __global__ void __launch_bounds__(kThreads)
 
     float m = -INFINITY;
     for (int t = int(threadIdx.x); t < L; t += kThreads) m = fmaxf(m, e[t]);
-    m = BlockReduce(reduce_storage).Reduce(m, ::cuda::maximum<>{});
+    m = BlockReduce(reduce_storage).Reduce(m, MaxOp{});
     if (threadIdx.x == 0) broadcast = m;
     __syncthreads();
     m = broadcast;
