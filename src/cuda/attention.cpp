@@ -37,7 +37,7 @@ Scratch reserve_scratch(CudaContext& ctx, const seqattn_attention_dims& d, bool 
   const size_t queries_at = layout.add(floats(B * d.dec_steps * A4));
   const size_t scores_at = layout.add(floats(score_floats));
   const size_t lengths_at = layout.add(2 * size_t(B) * sizeof(int32_t));
-  char* ws = ctx.workspace().reserve(layout.total(), ctx.stream());
+  char* ws = ctx.workspace().reserve(layout.total());
   return {with_keys ? reinterpret_cast<float*>(ws + keys_at) : nullptr,
           reinterpret_cast<float*>(ws + queries_at),
           score_floats > 0 ? reinterpret_cast<float*>(ws + scores_at) : nullptr,
