@@ -44,6 +44,22 @@
 //   The context Σ_i w·h is a small [rows, Le]·[Le, He] product: each warp item
 //   is 8 decoder rows × 128 columns, lanes along He for coalesced reads of h.
 //
+// Step-wise decoding: the split path
+//   With Td <= 4 the kernel above is one warp per batch row, so at B = 1 one
+//   warp would work on the whole GPU. When there are few rows (B·Td <= 16;
+//   the decode-latency case) the encoder positions are split instead: a block
+//   of 4 warps per (chunk of positions, batch row) computes the chunk's
+//   energies (a warp per position, lanes along A, queries + bias and v in
+//   shared memory), their maximum m_c, s_c = Σ exp(e - m_c) and the partial
+//   context Σ exp(e - m_c)·h, and writes them to scratch (the unnormalised
+//   exp(e - m_c) also to weights, when asked). A second small kernel, a block
+//   per (128 columns of He, batch row), rescales each chunk by
+//   exp(m_c - m)/Σ_c s_c·exp(m_c - m) with m = max_c m_c, sums the partial
+//   contexts and finishes the weights — the split-K pattern of decoding
+//   attention. The rescale uses expf in both math modes, so FAST's bound
+//   below holds for this path too (it adds only PRECISE-size rounding). Up
+//   to 128 chunks of at least 32 positions: Te = 200 gives 7 blocks.
+//
 // Error of SEQATTN_MATH_FAST (tanh.approx.f32, ex2.approx.ftz.f32)
 //   PRECISE uses tanhf and expf and agrees with the double-precision CPU
 //   reference within 1e-5 + 1e-4·|x| (fp32 products and sums). FAST changes
@@ -354,11 +370,198 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 2)
   }
 }
 
+// ---- the split path (step-wise decoding)
+
+constexpr int kSplitThreads = 128;     // 4 warps; also the combine's block
+constexpr int kSplitWarps = kSplitThreads / 32;
+constexpr int kSplitMaxRows = 16;      // B·Td up to which the positions are split
+constexpr int kSplitMaxChunks = 128;   // one per combine thread
+constexpr int kSplitMaxChunk = 1024;   // positions per chunk: Te up to 131072
+constexpr int kSplitMaxUnits = 1024;   // queries and v in shared memory: 20 KB
+
+// Positions per chunk for these sizes, or 0 when the split path is not taken.
+int split_chunk(int32_t batch, int32_t dec_steps, int32_t enc_steps, int32_t units) {
+  if (dec_steps > kTT || int64_t(batch) * dec_steps > kSplitMaxRows || units > kSplitMaxUnits ||
+      enc_steps < 1)
+    return 0;
+  const int64_t chunk = std::max<int64_t>(32, ceil_div(ceil_div(enc_steps, kSplitMaxChunks), 32) * 32);
+  return chunk <= kSplitMaxChunk ? int(chunk) : 0;
+}
+
+// Scratch of the split path, in p.scores: [B, n_chunks, Td, 2] (m_c, s_c),
+// then [B, n_chunks, Td, He] partial contexts.
+struct SplitScratch {
+  float* ms;
+  float* ctx;
+};
+
+__host__ __device__ inline SplitScratch split_scratch(float* base, int batch, int n_chunks,
+                                                      int dec_steps) {
+  return {base, base + int64_t(batch) * n_chunks * dec_steps * 2};
+}
+
+// Grid (n_chunks, B). Dynamic shared memory: queries + bias [Td, A4], v [A4],
+// energies [Td, chunk].
+template <bool kFast>
+__global__ void __launch_bounds__(kSplitThreads)
+    split_attention_kernel(const FusedAttentionParams p, int chunk) {
+  extern __shared__ float4 smem4[];
+  float* const smem = reinterpret_cast<float*>(smem4);
+  const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim, A = p.units;
+  const int A4 = int(ceil_div(A, 4)) * 4;
+  const int n_chunks = int(gridDim.x), c = int(blockIdx.x), b = int(blockIdx.y);
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+  const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+  const int rows = Le > 0 ? min(Ld, Td) : 0;  // rows [0, rows) attend; the rest the combine zeroes
+  const int i0 = c * chunk;
+  const int n_pos = min(chunk, Le - i0);       // positions of this chunk that are not masked
+  if (rows == 0 || n_pos <= 0) return;         // uniform over the block: no barrier is skipped
+
+  float* const qs = smem;              // [rows, A4]: q + bias
+  float* const vs = qs + kTT * A4;     // [A4]
+  float* const es = vs + A4;           // [rows, chunk]
+  const float* q_b = p.queries + int64_t(b) * Td * p.queries_ld;
+  for (int idx = int(threadIdx.x); idx < rows * A; idx += kSplitThreads) {
+    const int t = idx / A, a = idx % A;
+    qs[t * A4 + a] = q_b[int64_t(t) * p.queries_ld + a] + (p.bias ? p.bias[a] : 0.0f);
+  }
+  for (int a = int(threadIdx.x); a < A; a += kSplitThreads) vs[a] = p.v[a];
+  __syncthreads();
+
+  // ---- energies: a warp per position, lanes along A (coalesced key reads).
+  const float* keys_b = p.keys + int64_t(b) * Te * p.keys_ld;
+  for (int j = warp; j < n_pos; j += kSplitWarps) {
+    const float* k_row = keys_b + int64_t(i0 + j) * p.keys_ld;
+    float e[kTT] = {};
+#pragma unroll 2  // 4 spills on sm_90 (PRECISE's tanhf inlined 16 times)
+    for (int a = lane; a < A; a += 32) {
+      const float k = k_row[a], v = vs[a];
+#pragma unroll
+      for (int t = 0; t < kTT; ++t)
+        if (t < rows) e[t] = fmaf(v, tanh_mode<kFast>(k + qs[t * A4 + a]), e[t]);
+    }
+#pragma unroll
+    for (int t = 0; t < kTT; ++t) {
+      if (t >= rows) break;
+      const float sum = warp_sum(e[t]);
+      if (lane == 0) es[t * chunk + j] = sum;
+    }
+  }
+  __syncthreads();
+
+  // ---- the chunk's softmax terms: a warp per row (rows <= 4 = warps).
+  const SplitScratch sc = split_scratch(p.scores, p.batch, n_chunks, Td);
+  if (warp < rows) {
+    const int t = warp;
+    float* row = es + t * chunk;
+    float m = -INFINITY;
+    for (int j = lane; j < n_pos; j += 32) m = fmaxf(m, row[j]);
+    m = warp_max(m);
+    float sum = 0.0f;
+    for (int j = lane; j < n_pos; j += 32) {
+      const float x = exp_mode<kFast>(row[j] - m);
+      row[j] = x;
+      sum += x;
+    }
+    sum = warp_sum(sum);
+    if (p.weights) {  // unnormalised; the combine rescales them
+      float* wrow = p.weights + (int64_t(b) * Td + t) * Te + i0;
+      for (int j = lane; j < n_pos; j += 32) wrow[j] = row[j];
+    }
+    if (lane == 0) {
+      float* ms = sc.ms + ((int64_t(b) * n_chunks + c) * Td + t) * 2;
+      ms[0] = m;
+      ms[1] = sum;
+    }
+  }
+  __syncthreads();
+
+  // ---- partial context Σ_j exp(e_j - m_c)·h[i0 + j, k], threads along He.
+  const float* h_c = p.values + (int64_t(b) * Te + i0) * He;
+  for (int k = int(threadIdx.x); k < He; k += kSplitThreads) {
+    float acc[kTT] = {};
+    for (int j = 0; j < n_pos; ++j) {
+      const float h = h_c[int64_t(j) * He + k];
+#pragma unroll
+      for (int t = 0; t < kTT; ++t)
+        if (t < rows) acc[t] = fmaf(es[t * chunk + j], h, acc[t]);
+    }
+#pragma unroll
+    for (int t = 0; t < kTT; ++t)
+      if (t < rows) sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k] = acc[t];
+  }
+}
+
+// Grid (ceil(He / 128), B): combines the chunks of split_attention_kernel.
+// Every context and weight of the row is written here (zeros for rows that
+// attend to nothing and for masked positions).
+__global__ void __launch_bounds__(kSplitThreads)
+    split_combine_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
+  __shared__ float scale[kTT][kSplitMaxChunks];  // exp(m_c - m) / S per row and chunk
+  __shared__ float red[kSplitWarps];
+  const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim;
+  const int b = int(blockIdx.y), tid = int(threadIdx.x);
+  const int warp = tid / 32, lane = tid % 32;
+  const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+  const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+  const int rows = Le > 0 ? min(Ld, Td) : 0;
+  const int n_used = int(ceil_div(Le, chunk));  // chunks holding unmasked positions
+  const SplitScratch sc = split_scratch(p.scores, p.batch, n_chunks, Td);
+
+  for (int t = 0; t < rows; ++t) {
+    const float* ms = sc.ms + (int64_t(b) * n_chunks * Td + t) * 2;  // chunk c at + c·Td·2
+    const float m_c = tid < n_used ? ms[int64_t(tid) * Td * 2] : -INFINITY;
+    float m = warp_max(m_c);
+    if (lane == 0) red[warp] = m;
+    __syncthreads();
+    m = red[0];
+#pragma unroll
+    for (int w = 1; w < kSplitWarps; ++w) m = fmaxf(m, red[w]);
+    __syncthreads();  // red is reused for the sum
+    // expf in both math modes: a handful per row, and FAST's bound stays that
+    // of the one-pass kernel.
+    const float f = tid < n_used ? expf(m_c - m) : 0.0f;
+    float s = warp_sum(tid < n_used ? f * ms[int64_t(tid) * Td * 2 + 1] : 0.0f);
+    if (lane == 0) red[warp] = s;
+    __syncthreads();
+    s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kSplitWarps; ++w) s += red[w];
+    if (tid < n_used) scale[t][tid] = f / s;  // s >= 1: the largest m_c contributes exp(0)·s_c >= 1
+    __syncthreads();
+  }
+
+  const int k = int(blockIdx.x) * kSplitThreads + tid;
+  if (k < He) {
+    for (int t = 0; t < Td; ++t) {
+      float acc = 0.0f;
+      if (t < rows)
+        for (int c = 0; c < n_used; ++c)
+          acc = fmaf(sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k], scale[t][c], acc);
+      p.context[(int64_t(b) * Td + t) * He + k] = acc;
+    }
+  }
+  if (p.weights) {  // the positions split over the grid's column blocks
+    const int stride = int(gridDim.x) * kSplitThreads;
+    for (int t = 0; t < Td; ++t) {
+      float* wrow = p.weights + (int64_t(b) * Td + t) * Te;
+      for (int i = int(blockIdx.x) * kSplitThreads + tid; i < Te; i += stride)
+        wrow[i] = (t < rows && i < Le) ? wrow[i] * scale[t][i / chunk] : 0.0f;
+    }
+  }
+}
+
 }  // namespace
 
 int64_t attention_scores_ld(int32_t enc_steps) { return ceil_div(enc_steps, 4) * 4; }
 
-int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps) {
+int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps,
+                                 int32_t enc_dim, int32_t units) {
+  if (const int chunk = split_chunk(batch, dec_steps, enc_steps, units)) {
+    const int64_t n_chunks = ceil_div(enc_steps, chunk);
+    return int64_t(batch) * n_chunks * dec_steps * (int64_t(enc_dim) + 2);
+  }
   const int64_t block_rows = kTT * warps_for(dec_steps);
   const int64_t lds = attention_scores_ld(enc_steps);
   if (block_rows * lds * int64_t(sizeof(float)) <= kScoreSharedBytes) return 0;
@@ -373,10 +576,29 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
                     std::to_string(INT_MAX - kBI) + " on a CUDA handle");
   if (p.queries_ld % 4 != 0 || reinterpret_cast<uintptr_t>(p.queries) % 16 != 0)
     launch_fail(SEQATTN_ERROR_INTERNAL, "fused attention: queries must have 16-byte aligned rows");
+  const int64_t scratch =
+      attention_scratch_floats(p.batch, p.dec_steps, p.enc_steps, p.enc_dim, p.units);
+  if (const int chunk = split_chunk(p.batch, p.dec_steps, p.enc_steps, p.units)) {
+    if (!p.scores) launch_fail(SEQATTN_ERROR_INTERNAL, "split attention: scratch missing");
+    const int n_chunks = int(ceil_div(p.enc_steps, chunk));
+    const int A4 = int(ceil_div(p.units, 4)) * 4;
+    const size_t smem = sizeof(float) * (size_t(kTT + 1) * A4 + size_t(kTT) * chunk);
+    const dim3 grid(unsigned(n_chunks), unsigned(p.batch));
+    if (fast_math)
+      split_attention_kernel<true><<<grid, kSplitThreads, smem, stream>>>(p, chunk);
+    else
+      split_attention_kernel<false><<<grid, kSplitThreads, smem, stream>>>(p, chunk);
+    check_launch("split attention kernel launch");
+    const dim3 combine_grid(unsigned(ceil_div(std::max(p.enc_dim, 1), kSplitThreads)),
+                            unsigned(p.batch));
+    split_combine_kernel<<<combine_grid, kSplitThreads, 0, stream>>>(p, chunk, n_chunks);
+    check_launch("split attention combine kernel launch");
+    return;
+  }
   const int nw = warps_for(p.dec_steps);
   const int block_rows = kTT * nw;
   const int tiles_per_row = int(ceil_div(p.dec_steps, block_rows));
-  const bool scores_shared = attention_scratch_floats(p.batch, p.dec_steps, p.enc_steps) == 0;
+  const bool scores_shared = scratch == 0;
   if (!scores_shared && !p.scores)
     launch_fail(SEQATTN_ERROR_INTERNAL, "fused attention: energy scratch missing");
   const bool keys_vec =
