@@ -400,155 +400,170 @@ __host__ __device__ inline SplitScratch split_scratch(float* base, int batch, in
   return {base, base + int64_t(batch) * n_chunks * dec_steps * 2};
 }
 
-// Grid (n_chunks, B). Dynamic shared memory: queries + bias [Td, A4], v [A4],
-// energies [Td, chunk].
+// One block per (chunk, batch row) work item, looping when the grid is
+// smaller than the work. Dynamic shared memory: queries + bias [4, A4],
+// v [A4], energies [4, chunk].
 template <bool kFast>
 __global__ void __launch_bounds__(kSplitThreads)
-    split_attention_kernel(const FusedAttentionParams p, int chunk) {
+    split_attention_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
   extern __shared__ float4 smem4[];
   float* const smem = reinterpret_cast<float*>(smem4);
   const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim, A = p.units;
   const int A4 = int(ceil_div(A, 4)) * 4;
-  const int n_chunks = int(gridDim.x), c = int(blockIdx.x), b = int(blockIdx.y);
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
-  const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
-  const int rows = Le > 0 ? min(Ld, Td) : 0;  // rows [0, rows) attend; the rest the combine zeroes
-  const int i0 = c * chunk;
-  const int n_pos = min(chunk, Le - i0);       // positions of this chunk that are not masked
-  if (rows == 0 || n_pos <= 0) return;         // uniform over the block: no barrier is skipped
-
-  float* const qs = smem;              // [rows, A4]: q + bias
-  float* const vs = qs + kTT * A4;     // [A4]
-  float* const es = vs + A4;           // [rows, chunk]
-  const float* q_b = p.queries + int64_t(b) * Td * p.queries_ld;
-  for (int idx = int(threadIdx.x); idx < rows * A; idx += kSplitThreads) {
-    const int t = idx / A, a = idx % A;
-    qs[t * A4 + a] = q_b[int64_t(t) * p.queries_ld + a] + (p.bias ? p.bias[a] : 0.0f);
-  }
-  for (int a = int(threadIdx.x); a < A; a += kSplitThreads) vs[a] = p.v[a];
-  __syncthreads();
-
-  // ---- energies: a warp per position, lanes along A (coalesced key reads).
-  const float* keys_b = p.keys + int64_t(b) * Te * p.keys_ld;
-  for (int j = warp; j < n_pos; j += kSplitWarps) {
-    const float* k_row = keys_b + int64_t(i0 + j) * p.keys_ld;
-    float e[kTT] = {};
-#pragma unroll 2  // 4 spills on sm_90 (PRECISE's tanhf inlined 16 times)
-    for (int a = lane; a < A; a += 32) {
-      const float k = k_row[a], v = vs[a];
-#pragma unroll
-      for (int t = 0; t < kTT; ++t)
-        if (t < rows) e[t] = fmaf(v, tanh_mode<kFast>(k + qs[t * A4 + a]), e[t]);
-    }
-#pragma unroll
-    for (int t = 0; t < kTT; ++t) {
-      if (t >= rows) break;
-      const float sum = warp_sum(e[t]);
-      if (lane == 0) es[t * chunk + j] = sum;
-    }
-  }
-  __syncthreads();
-
-  // ---- the chunk's softmax terms: a warp per row (rows <= 4 = warps).
+  float* const qs = smem;           // [rows, A4]: q + bias
+  float* const vs = qs + kTT * A4;  // [A4]
+  float* const es = vs + A4;        // [rows, chunk]
   const SplitScratch sc = split_scratch(p.scores, p.batch, n_chunks, Td);
-  if (warp < rows) {
-    const int t = warp;
-    float* row = es + t * chunk;
-    float m = -INFINITY;
-    for (int j = lane; j < n_pos; j += 32) m = fmaxf(m, row[j]);
-    m = warp_max(m);
-    float sum = 0.0f;
-    for (int j = lane; j < n_pos; j += 32) {
-      const float x = exp_mode<kFast>(row[j] - m);
-      row[j] = x;
-      sum += x;
-    }
-    sum = warp_sum(sum);
-    if (p.weights) {  // unnormalised; the combine rescales them
-      float* wrow = p.weights + (int64_t(b) * Td + t) * Te + i0;
-      for (int j = lane; j < n_pos; j += 32) wrow[j] = row[j];
-    }
-    if (lane == 0) {
-      float* ms = sc.ms + ((int64_t(b) * n_chunks + c) * Td + t) * 2;
-      ms[0] = m;
-      ms[1] = sum;
-    }
-  }
-  __syncthreads();
+  const int64_t total = int64_t(p.batch) * n_chunks;
 
-  // ---- partial context Σ_j exp(e_j - m_c)·h[i0 + j, k], threads along He.
-  const float* h_c = p.values + (int64_t(b) * Te + i0) * He;
-  for (int k = int(threadIdx.x); k < He; k += kSplitThreads) {
-    float acc[kTT] = {};
-    for (int j = 0; j < n_pos; ++j) {
-      const float h = h_c[int64_t(j) * He + k];
+  for (int64_t work = blockIdx.x; work < total; work += gridDim.x) {
+    const int b = int(work / n_chunks), c = int(work % n_chunks);
+    const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+    const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+    const int rows = Le > 0 ? min(Ld, Td) : 0;  // rows [0, rows) attend; the combine zeroes the rest
+    const int i0 = c * chunk;
+    const int n_pos = min(chunk, Le - i0);      // positions of this chunk that are not masked
+    if (rows == 0 || n_pos <= 0) continue;      // uniform over the block: no barrier is skipped
+
+    const float* q_b = p.queries + int64_t(b) * Td * p.queries_ld;
+    for (int idx = int(threadIdx.x); idx < rows * A; idx += kSplitThreads) {
+      const int t = idx / A, a = idx % A;
+      qs[t * A4 + a] = q_b[int64_t(t) * p.queries_ld + a] + (p.bias ? p.bias[a] : 0.0f);
+    }
+    for (int a = int(threadIdx.x); a < A; a += kSplitThreads) vs[a] = p.v[a];
+    __syncthreads();
+
+    // ---- energies: a warp per position, lanes along A (coalesced key reads).
+    const float* keys_b = p.keys + int64_t(b) * Te * p.keys_ld;
+    for (int j = warp; j < n_pos; j += kSplitWarps) {
+      const float* k_row = keys_b + int64_t(i0 + j) * p.keys_ld;
+      float e[kTT] = {};
+#pragma unroll 2  // 4 spills on sm_90 (PRECISE's tanhf inlined 16 times)
+      for (int a = lane; a < A; a += 32) {
+        const float k = k_row[a], v = vs[a];
+#pragma unroll
+        for (int t = 0; t < kTT; ++t)
+          if (t < rows) e[t] = fmaf(v, tanh_mode<kFast>(k + qs[t * A4 + a]), e[t]);
+      }
+#pragma unroll
+      for (int t = 0; t < kTT; ++t) {
+        if (t >= rows) break;
+        const float sum = warp_sum(e[t]);
+        if (lane == 0) es[t * chunk + j] = sum;
+      }
+    }
+    __syncthreads();
+
+    // ---- the chunk's softmax terms: a warp per row (rows <= 4 = warps).
+    if (warp < rows) {
+      const int t = warp;
+      float* row = es + t * chunk;
+      float m = -INFINITY;
+      for (int j = lane; j < n_pos; j += 32) m = fmaxf(m, row[j]);
+      m = warp_max(m);
+      float sum = 0.0f;
+      for (int j = lane; j < n_pos; j += 32) {
+        const float x = exp_mode<kFast>(row[j] - m);
+        row[j] = x;
+        sum += x;
+      }
+      sum = warp_sum(sum);
+      if (p.weights) {  // unnormalised; the combine rescales them
+        float* wrow = p.weights + (int64_t(b) * Td + t) * Te + i0;
+        for (int j = lane; j < n_pos; j += 32) wrow[j] = row[j];
+      }
+      if (lane == 0) {
+        float* ms = sc.ms + ((int64_t(b) * n_chunks + c) * Td + t) * 2;
+        ms[0] = m;
+        ms[1] = sum;
+      }
+    }
+    __syncthreads();
+
+    // ---- partial context Σ_j exp(e_j - m_c)·h[i0 + j, k], threads along He.
+    const float* h_c = p.values + (int64_t(b) * Te + i0) * He;
+    for (int k = int(threadIdx.x); k < He; k += kSplitThreads) {
+      float acc[kTT] = {};
+      for (int j = 0; j < n_pos; ++j) {
+        const float h = h_c[int64_t(j) * He + k];
+#pragma unroll
+        for (int t = 0; t < kTT; ++t)
+          if (t < rows) acc[t] = fmaf(es[t * chunk + j], h, acc[t]);
+      }
 #pragma unroll
       for (int t = 0; t < kTT; ++t)
-        if (t < rows) acc[t] = fmaf(es[t * chunk + j], h, acc[t]);
+        if (t < rows) sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k] = acc[t];
     }
-#pragma unroll
-    for (int t = 0; t < kTT; ++t)
-      if (t < rows) sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k] = acc[t];
+    __syncthreads();  // qs, vs and es are refilled by the next work item
   }
 }
 
-// Grid (ceil(He / 128), B): combines the chunks of split_attention_kernel.
-// Every context and weight of the row is written here (zeros for rows that
-// attend to nothing and for masked positions).
+// One block per (128 columns of He, batch row) work item, looping when the
+// grid is smaller: combines the chunks of split_attention_kernel. Every
+// context and weight of the row is written here (zeros for rows that attend
+// to nothing and for masked positions); the weights of a row are split over
+// its column blocks.
 __global__ void __launch_bounds__(kSplitThreads)
     split_combine_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
   __shared__ float scale[kTT][kSplitMaxChunks];  // exp(m_c - m) / S per row and chunk
   __shared__ float red[kSplitWarps];
   const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim;
-  const int b = int(blockIdx.y), tid = int(threadIdx.x);
-  const int warp = tid / 32, lane = tid % 32;
-  const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
-  const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
-  const int rows = Le > 0 ? min(Ld, Td) : 0;
-  const int n_used = int(ceil_div(Le, chunk));  // chunks holding unmasked positions
+  const int tid = int(threadIdx.x), warp = tid / 32, lane = tid % 32;
+  const int n_groups = int(ceil_div(max(He, 1), kSplitThreads));
   const SplitScratch sc = split_scratch(p.scores, p.batch, n_chunks, Td);
+  const int64_t total = int64_t(p.batch) * n_groups;
 
-  for (int t = 0; t < rows; ++t) {
-    const float* ms = sc.ms + (int64_t(b) * n_chunks * Td + t) * 2;  // chunk c at + c·Td·2
-    const float m_c = tid < n_used ? ms[int64_t(tid) * Td * 2] : -INFINITY;
-    float m = warp_max(m_c);
-    if (lane == 0) red[warp] = m;
-    __syncthreads();
-    m = red[0];
-#pragma unroll
-    for (int w = 1; w < kSplitWarps; ++w) m = fmaxf(m, red[w]);
-    __syncthreads();  // red is reused for the sum
-    // expf in both math modes: a handful per row, and FAST's bound stays that
-    // of the one-pass kernel.
-    const float f = tid < n_used ? expf(m_c - m) : 0.0f;
-    float s = warp_sum(tid < n_used ? f * ms[int64_t(tid) * Td * 2 + 1] : 0.0f);
-    if (lane == 0) red[warp] = s;
-    __syncthreads();
-    s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kSplitWarps; ++w) s += red[w];
-    if (tid < n_used) scale[t][tid] = f / s;  // s >= 1: the largest m_c contributes exp(0)·s_c >= 1
-    __syncthreads();
-  }
+  for (int64_t work = blockIdx.x; work < total; work += gridDim.x) {
+    const int b = int(work / n_groups), g = int(work % n_groups);
+    const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+    const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+    const int rows = Le > 0 ? min(Ld, Td) : 0;
+    const int n_used = int(ceil_div(Le, chunk));  // chunks holding unmasked positions
 
-  const int k = int(blockIdx.x) * kSplitThreads + tid;
-  if (k < He) {
-    for (int t = 0; t < Td; ++t) {
-      float acc = 0.0f;
-      if (t < rows)
-        for (int c = 0; c < n_used; ++c)
-          acc = fmaf(sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k], scale[t][c], acc);
-      p.context[(int64_t(b) * Td + t) * He + k] = acc;
+    for (int t = 0; t < rows; ++t) {
+      const float* ms = sc.ms + (int64_t(b) * n_chunks * Td + t) * 2;  // chunk c at + c·Td·2
+      const float m_c = tid < n_used ? ms[int64_t(tid) * Td * 2] : -INFINITY;
+      float m = warp_max(m_c);
+      if (lane == 0) red[warp] = m;
+      __syncthreads();
+      m = red[0];
+#pragma unroll
+      for (int w = 1; w < kSplitWarps; ++w) m = fmaxf(m, red[w]);
+      __syncthreads();  // red is reused for the sum
+      // expf in both math modes: a handful per row, and FAST's bound stays
+      // that of the one-pass kernel.
+      const float f = tid < n_used ? expf(m_c - m) : 0.0f;
+      float s = warp_sum(tid < n_used ? f * ms[int64_t(tid) * Td * 2 + 1] : 0.0f);
+      if (lane == 0) red[warp] = s;
+      __syncthreads();
+      s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kSplitWarps; ++w) s += red[w];
+      // s >= 1: the chunk holding the maximum contributes exp(0)·s_c >= 1.
+      if (tid < n_used) scale[t][tid] = f / s;
+      __syncthreads();
     }
-  }
-  if (p.weights) {  // the positions split over the grid's column blocks
-    const int stride = int(gridDim.x) * kSplitThreads;
-    for (int t = 0; t < Td; ++t) {
-      float* wrow = p.weights + (int64_t(b) * Td + t) * Te;
-      for (int i = int(blockIdx.x) * kSplitThreads + tid; i < Te; i += stride)
-        wrow[i] = (t < rows && i < Le) ? wrow[i] * scale[t][i / chunk] : 0.0f;
+
+    const int k = g * kSplitThreads + tid;
+    if (k < He) {
+      for (int t = 0; t < Td; ++t) {
+        float acc = 0.0f;
+        if (t < rows)
+          for (int c = 0; c < n_used; ++c)
+            acc = fmaf(sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k], scale[t][c], acc);
+        p.context[(int64_t(b) * Td + t) * He + k] = acc;
+      }
     }
+    if (p.weights) {
+      const int stride = n_groups * kSplitThreads;
+      for (int t = 0; t < Td; ++t) {
+        float* wrow = p.weights + (int64_t(b) * Td + t) * Te;
+        for (int i = g * kSplitThreads + tid; i < Te; i += stride)
+          wrow[i] = (t < rows && i < Le) ? wrow[i] * scale[t][i / chunk] : 0.0f;
+      }
+    }
+    __syncthreads();  // scale is rewritten by the next work item
   }
 }
 
@@ -583,15 +598,18 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
     const int n_chunks = int(ceil_div(p.enc_steps, chunk));
     const int A4 = int(ceil_div(p.units, 4)) * 4;
     const size_t smem = sizeof(float) * (size_t(kTT + 1) * A4 + size_t(kTT) * chunk);
-    const dim3 grid(unsigned(n_chunks), unsigned(p.batch));
+    const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * n_chunks, INT_MAX);
     if (fast_math)
-      split_attention_kernel<true><<<grid, kSplitThreads, smem, stream>>>(p, chunk);
+      split_attention_kernel<true><<<unsigned(blocks), kSplitThreads, smem, stream>>>(p, chunk,
+                                                                                     n_chunks);
     else
-      split_attention_kernel<false><<<grid, kSplitThreads, smem, stream>>>(p, chunk);
+      split_attention_kernel<false><<<unsigned(blocks), kSplitThreads, smem, stream>>>(p, chunk,
+                                                                                      n_chunks);
     check_launch("split attention kernel launch");
-    const dim3 combine_grid(unsigned(ceil_div(std::max(p.enc_dim, 1), kSplitThreads)),
-                            unsigned(p.batch));
-    split_combine_kernel<<<combine_grid, kSplitThreads, 0, stream>>>(p, chunk, n_chunks);
+    const int64_t combine_blocks = std::min<int64_t>(
+        int64_t(p.batch) * ceil_div(std::max(p.enc_dim, 1), kSplitThreads), INT_MAX);
+    split_combine_kernel<<<unsigned(combine_blocks), kSplitThreads, 0, stream>>>(p, chunk,
+                                                                                n_chunks);
     check_launch("split attention combine kernel launch");
     return;
   }
