@@ -123,7 +123,7 @@ int warps_for(int32_t dec_steps) {
 }
 
 __device__ __forceinline__ float4 load4(const float* p) {
-  return *reinterpret_cast<const float4*>(p);
+  return load_float4(p);
 }
 
 // Adds one staged chunk's contribution to the thread's 4×4 energies. kGuard:
@@ -167,7 +167,7 @@ template <bool kFast>
 __global__ void __launch_bounds__(kMaxWarps * 32, 2)
     fused_attention_kernel(const FusedAttentionParams p, int tiles_per_row, bool scores_shared,
                            bool keys_vec) {
-  extern __shared__ float4 smem4[];
+  SEQATTN_DYNAMIC_SHARED(float4, smem4);
   float* const smem = reinterpret_cast<float*>(smem4);
   const int nw = int(blockDim.x) / 32, warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
   const int BT = kTT * nw;
@@ -631,8 +631,8 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
         "cudaFuncSetAttribute (fused attention shared memory)");
   const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * tiles_per_row, INT_MAX);
-  kernel<<<unsigned(blocks), unsigned(32 * nw), smem, stream>>>(p, tiles_per_row, scores_shared,
-                                                                keys_vec);
+  SEQATTN_LAUNCH(kernel, unsigned(blocks), unsigned(32 * nw), smem, stream)(p, tiles_per_row,
+                                                                           scores_shared, keys_vec);
   check_launch("fused attention kernel launch");
 }
 

@@ -39,10 +39,10 @@ struct MaxOp {
 __global__ void __launch_bounds__(kThreads)
     attention_pooling_kernel(const PoolingParams p, bool scores_shared) {
   using BlockReduce = cub::BlockReduce<float, kThreads>;
-  __shared__ typename BlockReduce::TempStorage reduce_storage;
-  __shared__ float broadcast;
-  __shared__ float partial[kWarps][32];
-  extern __shared__ float shared_scores[];
+  SEQATTN_SHARED(typename BlockReduce::TempStorage, reduce_storage);
+  SEQATTN_SHARED(float, broadcast);
+  SEQATTN_SHARED(float[kWarps][32], partial);
+  SEQATTN_DYNAMIC_SHARED(float, shared_scores);
 
   const int T = p.steps, F = p.features;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
@@ -112,7 +112,7 @@ void launch_attention_pooling(const PoolingParams& p, cudaStream_t stream) {
   if (!scores_shared && !p.scores)
     launch_fail(SEQATTN_ERROR_INTERNAL, "pooling: score scratch missing");
   const size_t smem = scores_shared ? sizeof(float) * size_t(p.steps) : 0;
-  attention_pooling_kernel<<<unsigned(p.batch), kThreads, smem, stream>>>(p, scores_shared);
+  SEQATTN_LAUNCH(attention_pooling_kernel, unsigned(p.batch), kThreads, smem, stream)(p, scores_shared);
   check_launch("attention pooling kernel launch");
 }
 
