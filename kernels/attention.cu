@@ -406,7 +406,7 @@ __host__ __device__ inline SplitScratch split_scratch(float* base, int batch, in
 template <bool kFast>
 __global__ void __launch_bounds__(kSplitThreads)
     split_attention_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
-  extern __shared__ float4 smem4[];
+  SEQATTN_DYNAMIC_SHARED(float4, smem4);
   float* const smem = reinterpret_cast<float*>(smem4);
   const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim, A = p.units;
   const int A4 = int(ceil_div(A, 4)) * 4;
@@ -506,8 +506,8 @@ __global__ void __launch_bounds__(kSplitThreads)
 // its column blocks.
 __global__ void __launch_bounds__(kSplitThreads)
     split_combine_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
-  __shared__ float scale[kTT][kSplitMaxChunks];  // exp(m_c - m) / S per row and chunk
-  __shared__ float red[kSplitWarps];
+  SEQATTN_SHARED(float[kTT][kSplitMaxChunks], scale);  // exp(m_c - m) / S per row and chunk
+  SEQATTN_SHARED(float[kSplitWarps], red);
   const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim;
   const int tid = int(threadIdx.x), warp = tid / 32, lane = tid % 32;
   const int n_groups = int(ceil_div(max(He, 1), kSplitThreads));
@@ -583,6 +583,10 @@ int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_s
   return int64_t(batch) * dec_steps * lds;
 }
 
+int attention_launches(int32_t batch, int32_t dec_steps, int32_t enc_steps, int32_t units) {
+  return split_chunk(batch, dec_steps, enc_steps, units) ? 2 : 1;
+}
+
 void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream) {
   // Tile indices are int: a tile's last index must not pass INT_MAX.
   if (p.enc_steps > INT_MAX - kBI || p.dec_steps > INT_MAX - kMaxWarps * kTT)
@@ -599,17 +603,13 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
     const int A4 = int(ceil_div(p.units, 4)) * 4;
     const size_t smem = sizeof(float) * (size_t(kTT + 1) * A4 + size_t(kTT) * chunk);
     const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * n_chunks, INT_MAX);
-    if (fast_math)
-      split_attention_kernel<true><<<unsigned(blocks), kSplitThreads, smem, stream>>>(p, chunk,
-                                                                                     n_chunks);
-    else
-      split_attention_kernel<false><<<unsigned(blocks), kSplitThreads, smem, stream>>>(p, chunk,
-                                                                                      n_chunks);
+    const auto split = fast_math ? split_attention_kernel<true> : split_attention_kernel<false>;
+    SEQATTN_LAUNCH(split, unsigned(blocks), kSplitThreads, smem, stream)(p, chunk, n_chunks);
     check_launch("split attention kernel launch");
     const int64_t combine_blocks = std::min<int64_t>(
         int64_t(p.batch) * ceil_div(std::max(p.enc_dim, 1), kSplitThreads), INT_MAX);
-    split_combine_kernel<<<unsigned(combine_blocks), kSplitThreads, 0, stream>>>(p, chunk,
-                                                                                n_chunks);
+    SEQATTN_LAUNCH(split_combine_kernel, unsigned(combine_blocks), kSplitThreads, 0,
+                   stream)(p, chunk, n_chunks);
     check_launch("split attention combine kernel launch");
     return;
   }

@@ -38,6 +38,9 @@ int64_t attention_scores_ld(int32_t enc_steps);
 // maxima, sums and contexts.
 int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps,
                                  int32_t enc_dim, int32_t units);
+// Kernel launches launch_fused_attention makes for these sizes: 1, or 2 on
+// the split path of step-wise decoding (the chunks, then their combine).
+int attention_launches(int32_t batch, int32_t dec_steps, int32_t enc_steps, int32_t units);
 void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream);
 
 }  // namespace seqattn::cuda

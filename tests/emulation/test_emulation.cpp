@@ -97,9 +97,29 @@ class Emulated {
 // (the table's cases that do are heavy).
 constexpr cases::AttentionCase kScratchCase{"global_scratch", {2, 260, 33, 5, 3, 9}, false};
 
+// Step-wise decoding with few rows takes kernels/attention.cu's split path
+// (Td <= 4, B·Td <= 16, A <= 1024): chunks of encoder positions in separate
+// blocks, then a combine. Te from 1 through one 32-position chunk and its
+// edges, several chunks, and past 128 chunks (64-position chunks); masked
+// rows end inside a chunk or are empty (the Form below).
+constexpr cases::AttentionCase kSplitCases[] = {
+    {"split_te1", {1, 1, 1, 5, 7, 9}, false},
+    {"split_te2", {1, 2, 1, 8, 6, 16}, false},
+    {"split_te31", {1, 31, 1, 33, 9, 37}, false},
+    {"split_te32", {1, 32, 1, 16, 8, 32}, false},
+    {"split_te33", {1, 33, 1, 130, 9, 40}, false},
+    {"split_te100", {1, 100, 1, 64, 48, 96}, false},
+    {"split_te257", {1, 257, 1, 129, 17, 67}, false},
+    {"split_te300", {1, 300, 1, 40, 16, 64}, false},
+    {"split_te4100", {1, 4100, 1, 3, 2, 5}, false},
+    {"split_td4_b4", {4, 45, 4, 19, 23, 29}, false},
+    {"split_b16_a1024", {16, 20, 1, 8, 4, 1024}, false},
+};
+
 std::vector<cases::AttentionCase> attention_cases() {
   auto v = light(std::begin(cases::kAttention), std::end(cases::kAttention));
   v.push_back(kScratchCase);
+  for (const auto& c : kSplitCases) v.push_back(c);
   return v;
 }
 
@@ -134,7 +154,7 @@ TEST_P(EmuAttention, MatchesReference) {
     gemm(int64_t(d.batch) * d.enc_steps, A, d.enc_dim, in.h.data(), d.enc_dim, in.W.data(), A,
          keys.data(), A4);
   }
-  const int64_t scratch = kc::attention_scratch_floats(d.batch, d.dec_steps, d.enc_steps);
+  const int64_t scratch = kc::attention_scratch_floats(d.batch, d.dec_steps, d.enc_steps, d.enc_dim, d.units);
   std::vector<float> scores(size_t(scratch), kNaN);
   std::vector<float> context(in.context_size(), kNaN);
   const bool want_weights = masked;
@@ -161,7 +181,8 @@ TEST_P(EmuAttention, MatchesReference) {
 
   Emulated run(schedule);
   kc::launch_fused_attention(p, math == SEQATTN_MATH_FAST, nullptr);
-  ASSERT_EQ(run.launches(), 1);
+  // The split path of step-wise decoding is two launches (chunks, combine).
+  ASSERT_EQ(run.launches(), kc::attention_launches(d.batch, d.dec_steps, d.enc_steps, d.units));
 
   const bool fast = math == SEQATTN_MATH_FAST;
   const auto ctx_bound = fast ? cases::fast_context_bound(SEQATTN_DEVICE_CUDA, d, in.h, in.v,
