@@ -207,6 +207,12 @@ std::vector<AttentionParam> attention_params() {
           // FAST changes only tanh and exp: the precise runs cover the
           // projected form's copies; FAST runs each form once per schedule.
           if (m == SEQATTN_MATH_FAST && f == Form::kProjectedMasked) continue;
+          // 65 blocks of 128 threads take ~25 s a run: the one shape with
+          // chunks longer than 32 runs in one form and two schedules (the
+          // launched grid, and a grid of 2 looping over the work).
+          if (std::string(c.name) == "split_te4100" &&
+              (f != Form::kOnePhaseMasked || (&s != &kSchedules[0] && &s != &kSchedules[2])))
+            continue;
           out.emplace_back(c, f, m, s);
         }
   return out;
