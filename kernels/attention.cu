@@ -44,24 +44,46 @@
 //   The context Σ_i w·h is a small [rows, Le]·[Le, He] product: each warp item
 //   is 8 decoder rows × 128 columns, lanes along He for coalesced reads of h.
 //
+// Step-wise decoding: the split path
+//   With Td <= 4 the kernel above is one warp per batch row, so at B = 1 one
+//   warp would work on the whole GPU. When there are few rows (B·Td <= 16;
+//   the decode-latency case) the encoder positions are split instead: a block
+//   of 4 warps per (chunk of positions, batch row) computes the chunk's
+//   energies (a warp per position, lanes along A, queries + bias and v in
+//   shared memory), their maximum m_c, s_c = Σ exp(e - m_c) and the partial
+//   context Σ exp(e - m_c)·h, and writes them to scratch (the unnormalised
+//   exp(e - m_c) also to weights, when asked). A second small kernel, a block
+//   per (128 columns of He, batch row), rescales each chunk by
+//   exp(m_c - m)/Σ_c s_c·exp(m_c - m) with m = max_c m_c, sums the partial
+//   contexts and finishes the weights — the split-K pattern of decoding
+//   attention. The rescale uses expf in both math modes, so FAST's bound
+//   below holds for this path too (it adds only PRECISE-size rounding). Up
+//   to 128 chunks of at least 32 positions: Te = 200 gives 7 blocks.
+//
 // Error of SEQATTN_MATH_FAST (tanh.approx.f32, ex2.approx.ftz.f32)
 //   PRECISE uses tanhf and expf and agrees with the double-precision CPU
 //   reference within 1e-5 + 1e-4·|x| (fp32 products and sums). FAST changes
-//   only the two transcendental functions:
-//   - tanh.approx.f32 has relative error <= 2^-10.987 (just over 2^-11) over
-//     the whole range (PTX ISA), so each term v_a·tanh(...) moves by at most
+//   only the two transcendental functions. The PTX ISA states:
+//   - tanh.approx.f32: maximum relative error 2^-11 over the whole range.
+//     (2^-10.987 is the ISA's maximum absolute error of the f16 forms.) The
+//     bound below keeps 2^-10.987 anyway, 0.9% above 2^-11, as a margin for
+//     the fp32 rounding of the tanh argument k + q + bias, which the
+//     reference does in double: each term v_a·tanh(...) moves by at most
 //     2^-10.987·|v_a| and every energy by at most 2^-10.987·Σ_a|v_a|.
-//   - ex2.approx is within 2 ulp (2^-22 relative) of 2^x; scaling x = e - m by
-//     log2(e) in fp32 adds |x|·2^-24, and |e - m| <= 2·Σ_a|v_a|.
+//   - ex2.approx.ftz.f32: maximum error 2 ulp from the correctly rounded
+//     result over the full range, so at most 2.5 ulp from 2^x, a relative
+//     error of at most 2.5·2^-23. Scaling x = e - m by log2(e) in fp32 adds
+//     |x|·2^-24 to the exponent, and |e - m| <= 2·Σ_a|v_a|: at most
+//     2^-23·Σ_a|v_a|, which the 1.001 below covers (2^-23 < 0.001·2^-10.987).
 //   Together every exp(e_i - m) is off by a factor within e^{±Δ}, with
-//       Δ = 1.001·2^-10.987·Σ_a|v_a| + 2^-22,
+//       Δ = 1.001·2^-10.987·Σ_a|v_a| + 2.5·2^-23,
 //   and since a weight is a ratio of such terms,
 //       |w_fast - w| <= ρ·w,                 ρ = e^{2Δ} - 1
 //       |context_fast - context| <= ρ·Σ_i w_i·|h[b,i,k]|
 //   on top of PRECISE's tolerance. With v ~ U(-1/√A, 1/√A), Σ|v| ≈ √A/2: for
 //   A = 256, Δ ≈ 0.0039 and ρ ≈ 0.8%. It is a worst case (every tanh erring by
 //   its full bound, in the same direction); typical errors are far smaller.
-//   tests/cuda/test_attention.cpp checks FAST against exactly this bound.
+//   tests/common/cases.hpp (fast_rho) checks FAST against exactly this bound.
 //   (Derived from the PTX ISA's stated errors; no GPU was available when this
 //   was written, so the measured error on hardware is still to be added here.)
 #include <cuda_runtime.h>
@@ -101,7 +123,7 @@ int warps_for(int32_t dec_steps) {
 }
 
 __device__ __forceinline__ float4 load4(const float* p) {
-  return *reinterpret_cast<const float4*>(p);
+  return load_float4(p);
 }
 
 // Adds one staged chunk's contribution to the thread's 4×4 energies. kGuard:
@@ -145,7 +167,7 @@ template <bool kFast>
 __global__ void __launch_bounds__(kMaxWarps * 32, 2)
     fused_attention_kernel(const FusedAttentionParams p, int tiles_per_row, bool scores_shared,
                            bool keys_vec) {
-  extern __shared__ float4 smem4[];
+  SEQATTN_DYNAMIC_SHARED(float4, smem4);
   float* const smem = reinterpret_cast<float*>(smem4);
   const int nw = int(blockDim.x) / 32, warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
   const int BT = kTT * nw;
@@ -348,15 +370,221 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 2)
   }
 }
 
+// ---- the split path (step-wise decoding)
+
+constexpr int kSplitThreads = 128;     // 4 warps; also the combine's block
+constexpr int kSplitWarps = kSplitThreads / 32;
+constexpr int kSplitMaxRows = 16;      // B·Td up to which the positions are split
+constexpr int kSplitMaxChunks = 128;   // one per combine thread
+constexpr int kSplitMaxChunk = 1024;   // positions per chunk: Te up to 131072
+constexpr int kSplitMaxUnits = 1024;   // queries and v in shared memory: 20 KB
+
+// Positions per chunk for these sizes, or 0 when the split path is not taken.
+int split_chunk(int32_t batch, int32_t dec_steps, int32_t enc_steps, int32_t units) {
+  if (dec_steps > kTT || int64_t(batch) * dec_steps > kSplitMaxRows || units > kSplitMaxUnits ||
+      enc_steps < 1)
+    return 0;
+  const int64_t chunk = std::max<int64_t>(32, ceil_div(ceil_div(enc_steps, kSplitMaxChunks), 32) * 32);
+  return chunk <= kSplitMaxChunk ? int(chunk) : 0;
+}
+
+// Scratch of the split path, in p.scores: [B, n_chunks, Td, 2] (m_c, s_c),
+// then [B, n_chunks, Td, He] partial contexts.
+struct SplitScratch {
+  float* ms;
+  float* ctx;
+};
+
+__host__ __device__ inline SplitScratch split_scratch(float* base, int batch, int n_chunks,
+                                                      int dec_steps) {
+  return {base, base + int64_t(batch) * n_chunks * dec_steps * 2};
+}
+
+// One block per (chunk, batch row) work item, looping when the grid is
+// smaller than the work. Dynamic shared memory: queries + bias [4, A4],
+// v [A4], energies [4, chunk].
+template <bool kFast>
+__global__ void __launch_bounds__(kSplitThreads)
+    split_attention_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
+  SEQATTN_DYNAMIC_SHARED(float4, smem4);
+  float* const smem = reinterpret_cast<float*>(smem4);
+  const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim, A = p.units;
+  const int A4 = int(ceil_div(A, 4)) * 4;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  float* const qs = smem;           // [rows, A4]: q + bias
+  float* const vs = qs + kTT * A4;  // [A4]
+  float* const es = vs + A4;        // [rows, chunk]
+  const SplitScratch sc = split_scratch(p.scores, p.batch, n_chunks, Td);
+  const int64_t total = int64_t(p.batch) * n_chunks;
+
+  for (int64_t work = blockIdx.x; work < total; work += gridDim.x) {
+    const int b = int(work / n_chunks), c = int(work % n_chunks);
+    const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+    const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+    const int rows = Le > 0 ? min(Ld, Td) : 0;  // rows [0, rows) attend; the combine zeroes the rest
+    const int i0 = c * chunk;
+    const int n_pos = min(chunk, Le - i0);      // positions of this chunk that are not masked
+    if (rows == 0 || n_pos <= 0) continue;      // uniform over the block: no barrier is skipped
+
+    const float* q_b = p.queries + int64_t(b) * Td * p.queries_ld;
+    for (int idx = int(threadIdx.x); idx < rows * A; idx += kSplitThreads) {
+      const int t = idx / A, a = idx % A;
+      qs[t * A4 + a] = q_b[int64_t(t) * p.queries_ld + a] + (p.bias ? p.bias[a] : 0.0f);
+    }
+    for (int a = int(threadIdx.x); a < A; a += kSplitThreads) vs[a] = p.v[a];
+    __syncthreads();
+
+    // ---- energies: a warp per position, lanes along A (coalesced key reads).
+    const float* keys_b = p.keys + int64_t(b) * Te * p.keys_ld;
+    for (int j = warp; j < n_pos; j += kSplitWarps) {
+      const float* k_row = keys_b + int64_t(i0 + j) * p.keys_ld;
+      float e[kTT] = {};
+#pragma unroll 2  // 4 spills on sm_90 (PRECISE's tanhf inlined 16 times)
+      for (int a = lane; a < A; a += 32) {
+        const float k = k_row[a], v = vs[a];
+#pragma unroll
+        for (int t = 0; t < kTT; ++t)
+          if (t < rows) e[t] = fmaf(v, tanh_mode<kFast>(k + qs[t * A4 + a]), e[t]);
+      }
+#pragma unroll
+      for (int t = 0; t < kTT; ++t) {
+        if (t >= rows) break;
+        const float sum = warp_sum(e[t]);
+        if (lane == 0) es[t * chunk + j] = sum;
+      }
+    }
+    __syncthreads();
+
+    // ---- the chunk's softmax terms: a warp per row (rows <= 4 = warps).
+    if (warp < rows) {
+      const int t = warp;
+      float* row = es + t * chunk;
+      float m = -INFINITY;
+      for (int j = lane; j < n_pos; j += 32) m = fmaxf(m, row[j]);
+      m = warp_max(m);
+      float sum = 0.0f;
+      for (int j = lane; j < n_pos; j += 32) {
+        const float x = exp_mode<kFast>(row[j] - m);
+        row[j] = x;
+        sum += x;
+      }
+      sum = warp_sum(sum);
+      if (p.weights) {  // unnormalised; the combine rescales them
+        float* wrow = p.weights + (int64_t(b) * Td + t) * Te + i0;
+        for (int j = lane; j < n_pos; j += 32) wrow[j] = row[j];
+      }
+      if (lane == 0) {
+        float* ms = sc.ms + ((int64_t(b) * n_chunks + c) * Td + t) * 2;
+        ms[0] = m;
+        ms[1] = sum;
+      }
+    }
+    __syncthreads();
+
+    // ---- partial context Σ_j exp(e_j - m_c)·h[i0 + j, k], threads along He.
+    const float* h_c = p.values + (int64_t(b) * Te + i0) * He;
+    for (int k = int(threadIdx.x); k < He; k += kSplitThreads) {
+      float acc[kTT] = {};
+      for (int j = 0; j < n_pos; ++j) {
+        const float h = h_c[int64_t(j) * He + k];
+#pragma unroll
+        for (int t = 0; t < kTT; ++t)
+          if (t < rows) acc[t] = fmaf(es[t * chunk + j], h, acc[t]);
+      }
+#pragma unroll
+      for (int t = 0; t < kTT; ++t)
+        if (t < rows) sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k] = acc[t];
+    }
+    __syncthreads();  // qs, vs and es are refilled by the next work item
+  }
+}
+
+// One block per (128 columns of He, batch row) work item, looping when the
+// grid is smaller: combines the chunks of split_attention_kernel. Every
+// context and weight of the row is written here (zeros for rows that attend
+// to nothing and for masked positions); the weights of a row are split over
+// its column blocks.
+__global__ void __launch_bounds__(kSplitThreads)
+    split_combine_kernel(const FusedAttentionParams p, int chunk, int n_chunks) {
+  SEQATTN_SHARED(float[kTT][kSplitMaxChunks], scale);  // exp(m_c - m) / S per row and chunk
+  SEQATTN_SHARED(float[kSplitWarps], red);
+  const int Te = p.enc_steps, Td = p.dec_steps, He = p.enc_dim;
+  const int tid = int(threadIdx.x), warp = tid / 32, lane = tid % 32;
+  const int n_groups = int(ceil_div(max(He, 1), kSplitThreads));
+  const SplitScratch sc = split_scratch(p.scores, p.batch, n_chunks, Td);
+  const int64_t total = int64_t(p.batch) * n_groups;
+
+  for (int64_t work = blockIdx.x; work < total; work += gridDim.x) {
+    const int b = int(work / n_groups), g = int(work % n_groups);
+    const int Le = p.enc_lengths ? p.enc_lengths[b] : Te;
+    const int Ld = p.dec_lengths ? p.dec_lengths[b] : Td;
+    const int rows = Le > 0 ? min(Ld, Td) : 0;
+    const int n_used = int(ceil_div(Le, chunk));  // chunks holding unmasked positions
+
+    for (int t = 0; t < rows; ++t) {
+      const float* ms = sc.ms + (int64_t(b) * n_chunks * Td + t) * 2;  // chunk c at + c·Td·2
+      const float m_c = tid < n_used ? ms[int64_t(tid) * Td * 2] : -INFINITY;
+      float m = warp_max(m_c);
+      if (lane == 0) red[warp] = m;
+      __syncthreads();
+      m = red[0];
+#pragma unroll
+      for (int w = 1; w < kSplitWarps; ++w) m = fmaxf(m, red[w]);
+      __syncthreads();  // red is reused for the sum
+      // expf in both math modes: a handful per row, and FAST's bound stays
+      // that of the one-pass kernel.
+      const float f = tid < n_used ? expf(m_c - m) : 0.0f;
+      float s = warp_sum(tid < n_used ? f * ms[int64_t(tid) * Td * 2 + 1] : 0.0f);
+      if (lane == 0) red[warp] = s;
+      __syncthreads();
+      s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kSplitWarps; ++w) s += red[w];
+      // s >= 1: the chunk holding the maximum contributes exp(0)·s_c >= 1.
+      if (tid < n_used) scale[t][tid] = f / s;
+      __syncthreads();
+    }
+
+    const int k = g * kSplitThreads + tid;
+    if (k < He) {
+      for (int t = 0; t < Td; ++t) {
+        float acc = 0.0f;
+        if (t < rows)
+          for (int c = 0; c < n_used; ++c)
+            acc = fmaf(sc.ctx[((int64_t(b) * n_chunks + c) * Td + t) * He + k], scale[t][c], acc);
+        p.context[(int64_t(b) * Td + t) * He + k] = acc;
+      }
+    }
+    if (p.weights) {
+      const int stride = n_groups * kSplitThreads;
+      for (int t = 0; t < Td; ++t) {
+        float* wrow = p.weights + (int64_t(b) * Td + t) * Te;
+        for (int i = g * kSplitThreads + tid; i < Te; i += stride)
+          wrow[i] = (t < rows && i < Le) ? wrow[i] * scale[t][i / chunk] : 0.0f;
+      }
+    }
+    __syncthreads();  // scale is rewritten by the next work item
+  }
+}
+
 }  // namespace
 
 int64_t attention_scores_ld(int32_t enc_steps) { return ceil_div(enc_steps, 4) * 4; }
 
-int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps) {
+int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps,
+                                 int32_t enc_dim, int32_t units) {
+  if (const int chunk = split_chunk(batch, dec_steps, enc_steps, units)) {
+    const int64_t n_chunks = ceil_div(enc_steps, chunk);
+    return int64_t(batch) * n_chunks * dec_steps * (int64_t(enc_dim) + 2);
+  }
   const int64_t block_rows = kTT * warps_for(dec_steps);
   const int64_t lds = attention_scores_ld(enc_steps);
   if (block_rows * lds * int64_t(sizeof(float)) <= kScoreSharedBytes) return 0;
   return int64_t(batch) * dec_steps * lds;
+}
+
+int attention_launches(int32_t batch, int32_t dec_steps, int32_t enc_steps, int32_t units) {
+  return split_chunk(batch, dec_steps, enc_steps, units) ? 2 : 1;
 }
 
 void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream) {
@@ -367,10 +595,28 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
                     std::to_string(INT_MAX - kBI) + " on a CUDA handle");
   if (p.queries_ld % 4 != 0 || reinterpret_cast<uintptr_t>(p.queries) % 16 != 0)
     launch_fail(SEQATTN_ERROR_INTERNAL, "fused attention: queries must have 16-byte aligned rows");
+  const int64_t scratch =
+      attention_scratch_floats(p.batch, p.dec_steps, p.enc_steps, p.enc_dim, p.units);
+  if (const int chunk = split_chunk(p.batch, p.dec_steps, p.enc_steps, p.units)) {
+    if (!p.scores) launch_fail(SEQATTN_ERROR_INTERNAL, "split attention: scratch missing");
+    const int n_chunks = int(ceil_div(p.enc_steps, chunk));
+    const int A4 = int(ceil_div(p.units, 4)) * 4;
+    const size_t smem = sizeof(float) * (size_t(kTT + 1) * A4 + size_t(kTT) * chunk);
+    const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * n_chunks, INT_MAX);
+    const auto split = fast_math ? split_attention_kernel<true> : split_attention_kernel<false>;
+    SEQATTN_LAUNCH(split, unsigned(blocks), kSplitThreads, smem, stream)(p, chunk, n_chunks);
+    check_launch("split attention kernel launch");
+    const int64_t combine_blocks = std::min<int64_t>(
+        int64_t(p.batch) * ceil_div(std::max(p.enc_dim, 1), kSplitThreads), INT_MAX);
+    SEQATTN_LAUNCH(split_combine_kernel, unsigned(combine_blocks), kSplitThreads, 0,
+                   stream)(p, chunk, n_chunks);
+    check_launch("split attention combine kernel launch");
+    return;
+  }
   const int nw = warps_for(p.dec_steps);
   const int block_rows = kTT * nw;
   const int tiles_per_row = int(ceil_div(p.dec_steps, block_rows));
-  const bool scores_shared = attention_scratch_floats(p.batch, p.dec_steps, p.enc_steps) == 0;
+  const bool scores_shared = scratch == 0;
   if (!scores_shared && !p.scores)
     launch_fail(SEQATTN_ERROR_INTERNAL, "fused attention: energy scratch missing");
   const bool keys_vec =
@@ -385,8 +631,8 @@ void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaS
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)),
         "cudaFuncSetAttribute (fused attention shared memory)");
   const int64_t blocks = std::min<int64_t>(int64_t(p.batch) * tiles_per_row, INT_MAX);
-  kernel<<<unsigned(blocks), unsigned(32 * nw), smem, stream>>>(p, tiles_per_row, scores_shared,
-                                                                keys_vec);
+  SEQATTN_LAUNCH(kernel, unsigned(blocks), unsigned(32 * nw), smem, stream)(p, tiles_per_row,
+                                                                           scores_shared, keys_vec);
   check_launch("fused attention kernel launch");
 }
 

@@ -25,15 +25,22 @@ struct FusedAttentionParams {
   const int32_t* dec_lengths;  // [B] or nullptr (all Td)
   float* context;              // [B, Td, He]
   float* weights;              // [B, Td, Te] or nullptr
-  float* scores;               // [B, Td, attention_scores_ld(Te)] when
-                               // attention_scratch_floats() > 0, else unused
+  float* scores;               // attention_scratch_floats() floats when > 0, else unused:
+                               // the energies [B, Td, attention_scores_ld(Te)], or the
+                               // split path's partial results (kernels/attention.cu)
 };
 
 // Row length of the energy scratch: Te rounded up to 4, for 16-byte rows.
 int64_t attention_scores_ld(int32_t enc_steps);
-// Floats of global scratch the fused kernel needs for B, Td, Te: 0 when a
-// block's energies fit in shared memory.
-int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps);
+// Floats of global scratch the launcher needs for B, Td, Te, He, A: 0 when
+// the one-pass kernel's energies fit in shared memory; for step-wise decoding
+// with few rows (Td <= 4, B·Td <= 16, A <= 1024), the split path's partial
+// maxima, sums and contexts.
+int64_t attention_scratch_floats(int32_t batch, int32_t dec_steps, int32_t enc_steps,
+                                 int32_t enc_dim, int32_t units);
+// Kernel launches launch_fused_attention makes for these sizes: 1, or 2 on
+// the split path of step-wise decoding (the chunks, then their combine).
+int attention_launches(int32_t batch, int32_t dec_steps, int32_t enc_steps, int32_t units);
 void launch_fused_attention(const FusedAttentionParams& p, bool fast_math, cudaStream_t stream);
 
 }  // namespace seqattn::cuda

@@ -71,14 +71,15 @@ __global__ void __launch_bounds__(kThreads)
 void launch_bias_activation(float* y, int64_t rows, int32_t cols, const float* bias,
                             seqattn_activation act, cudaStream_t stream) {
   const int64_t blocks = std::min(ceil_div(rows * cols, kThreads), kMaxBlocks);
-  bias_activation_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(y, rows, cols, bias, act);
+  SEQATTN_LAUNCH(bias_activation_kernel, unsigned(blocks), kThreads, 0, stream)(y, rows, cols,
+                                                                              bias, act);
   check_launch("bias/activation kernel launch");
 }
 
 void launch_softmax_rows(float* y, int64_t rows, int32_t cols, const float* bias,
                          cudaStream_t stream) {
   const int64_t blocks = std::min(ceil_div(rows, kThreads / 32), kMaxBlocks);
-  softmax_rows_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(y, rows, cols, bias);
+  SEQATTN_LAUNCH(softmax_rows_kernel, unsigned(blocks), kThreads, 0, stream)(y, rows, cols, bias);
   check_launch("row softmax kernel launch");
 }
 

@@ -104,8 +104,8 @@ __device__ __forceinline__ void warp_argmax(float& v, int32_t& i) {
 __global__ void __launch_bounds__(kThreads)
     argmax_rows_kernel(const float* __restrict__ x, int64_t rows, int64_t cols,
                        int32_t* __restrict__ ids) {
-  __shared__ float warp_value[kWarps];
-  __shared__ int32_t warp_index[kWarps];
+  SEQATTN_SHARED(float[kWarps], warp_value);
+  SEQATTN_SHARED(int32_t[kWarps], warp_index);
   const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) / 32;
   const int warps = int(blockDim.x) / 32;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -144,12 +144,12 @@ void launch_gather_rows(const float* table, int64_t vocab, int64_t dim, const in
                         int64_t rows, float* out, int32_t* error_flag, cudaStream_t stream) {
   const unsigned blocks = unsigned(std::min(ceil_div(rows, kWarps), kMaxBlocks));
   if (dim % 4 == 0 && aligned16(table) && aligned16(out))
-    gather_rows_kernel<float4>
-        <<<blocks, kThreads, 0, stream>>>(reinterpret_cast<const float4*>(table), vocab, dim / 4,
-                                          ids, rows, reinterpret_cast<float4*>(out), error_flag);
+    SEQATTN_LAUNCH(gather_rows_kernel<float4>, blocks, kThreads, 0, stream)(
+        reinterpret_cast<const float4*>(table), vocab, dim / 4, ids, rows,
+        reinterpret_cast<float4*>(out), error_flag);
   else
-    gather_rows_kernel<float>
-        <<<blocks, kThreads, 0, stream>>>(table, vocab, dim, ids, rows, out, error_flag);
+    SEQATTN_LAUNCH(gather_rows_kernel<float>, blocks, kThreads, 0, stream)(table, vocab, dim, ids,
+                                                                          rows, out, error_flag);
   check_launch("gather_rows kernel launch");
 }
 
@@ -157,7 +157,7 @@ void launch_argmax_rows(const float* x, int64_t rows, int64_t cols, int32_t* ids
                         cudaStream_t stream) {
   const int threads = int(std::min<int64_t>(ceil_div(cols, 32) * 32, kThreads));
   const unsigned blocks = unsigned(std::min(rows, kMaxBlocks));
-  argmax_rows_kernel<<<blocks, threads, 0, stream>>>(x, rows, cols, ids);
+  SEQATTN_LAUNCH(argmax_rows_kernel, blocks, threads, 0, stream)(x, rows, cols, ids);
   check_launch("argmax_rows kernel launch");
 }
 

@@ -13,7 +13,6 @@
 // memory (global scratch for very long rows). Softmax: CUB block reductions.
 // Weighted sum: lanes along F, the 8 warps splitting the steps, partial sums
 // combined through shared memory, so any F from 1 up keeps all warps busy.
-#include <cuda/functional>
 #include <cub/block/block_reduce.cuh>
 
 #include <climits>
@@ -30,13 +29,20 @@ constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxSharedSteps = 10 * 1024;  // 40 KB of scores, under the 48 KB default
 
+// The block maximum's operator. A functor of our own rather than CCCL's
+// ::cuda::maximum<> (new in late 2024) or cub::Max (deprecated since), so the
+// kernel compiles with every CUDA 12.x and 13.x toolkit.
+struct MaxOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
 __global__ void __launch_bounds__(kThreads)
     attention_pooling_kernel(const PoolingParams p, bool scores_shared) {
   using BlockReduce = cub::BlockReduce<float, kThreads>;
-  __shared__ typename BlockReduce::TempStorage reduce_storage;
-  __shared__ float broadcast;
-  __shared__ float partial[kWarps][32];
-  extern __shared__ float shared_scores[];
+  SEQATTN_SHARED(typename BlockReduce::TempStorage, reduce_storage);
+  SEQATTN_SHARED(float, broadcast);
+  SEQATTN_SHARED(float[kWarps][32], partial);
+  SEQATTN_DYNAMIC_SHARED(float, shared_scores);
 
   const int T = p.steps, F = p.features;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
@@ -55,7 +61,7 @@ __global__ void __launch_bounds__(kThreads)
 
     float m = -INFINITY;
     for (int t = int(threadIdx.x); t < L; t += kThreads) m = fmaxf(m, e[t]);
-    m = BlockReduce(reduce_storage).Reduce(m, ::cuda::maximum<>{});
+    m = BlockReduce(reduce_storage).Reduce(m, MaxOp{});
     if (threadIdx.x == 0) broadcast = m;
     __syncthreads();
     m = broadcast;
@@ -106,7 +112,7 @@ void launch_attention_pooling(const PoolingParams& p, cudaStream_t stream) {
   if (!scores_shared && !p.scores)
     launch_fail(SEQATTN_ERROR_INTERNAL, "pooling: score scratch missing");
   const size_t smem = scores_shared ? sizeof(float) * size_t(p.steps) : 0;
-  attention_pooling_kernel<<<unsigned(p.batch), kThreads, smem, stream>>>(p, scores_shared);
+  SEQATTN_LAUNCH(attention_pooling_kernel, unsigned(p.batch), kThreads, smem, stream)(p, scores_shared);
   check_launch("attention pooling kernel launch");
 }
 

@@ -101,12 +101,13 @@ unsigned blocks_for(int64_t n) { return unsigned(std::min(ceil_div(n, kThreads),
 }  // namespace
 
 void launch_gru_reset_gate(const RnnStepParams& p, cudaStream_t stream) {
-  gru_reset_gate_kernel<<<blocks_for(int64_t(p.batch) * p.units), kThreads, 0, stream>>>(p);
+  SEQATTN_LAUNCH(gru_reset_gate_kernel, blocks_for(int64_t(p.batch) * p.units), kThreads, 0,
+                 stream)(p);
   check_launch("GRU reset gate kernel launch");
 }
 
 void launch_rnn_step(const RnnStepParams& p, cudaStream_t stream) {
-  rnn_step_kernel<<<blocks_for(int64_t(p.batch) * p.units), kThreads, 0, stream>>>(p);
+  SEQATTN_LAUNCH(rnn_step_kernel, blocks_for(int64_t(p.batch) * p.units), kThreads, 0, stream)(p);
   check_launch("recurrent step kernel launch");
 }
 

@@ -28,3 +28,10 @@ if(SEQATTN_WITH_CUDA)
   gtest_discover_tests(seqattn_cuda_model_ops_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES
                        PROPERTIES LABELS cuda)
 endif()
+
+# The workspace's growth policy (src/cuda/retiring_buffer.hpp, no CUDA in it)
+# on host memory: built and run with or without the CUDA backend.
+add_executable(seqattn_retiring_buffer_tests cuda/test_retiring_buffer.cpp)
+target_include_directories(seqattn_retiring_buffer_tests PRIVATE "${PROJECT_SOURCE_DIR}/src")
+target_link_libraries(seqattn_retiring_buffer_tests PRIVATE GTest::gtest_main seqattn_warnings)
+gtest_discover_tests(seqattn_retiring_buffer_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES)

@@ -104,6 +104,23 @@ typedef struct seqattn_handle_options {
   void* cuda_stream; /* cudaStream_t; NULL: the handle makes its own */
   seqattn_math math;
 } seqattn_handle_options;
+/* CUDA graphs: a CUDA handle's calls enqueue on its stream and nothing else,
+ * so they can be captured (cudaStreamBeginCapture on the stream given in
+ * cuda_stream). What a capture may rely on:
+ *  - Scratch memory captured into a graph stays allocated until the handle
+ *    is destroyed: a later call that needs more scratch allocates a larger
+ *    buffer and keeps the old one (together at most twice the largest
+ *    call's scratch), so replaying an earlier graph never touches freed
+ *    memory. Destroy the handle only after the last replay has finished.
+ *  - Make one call of the largest shape before capturing, so that no
+ *    scratch is allocated while capturing.
+ *  - A replay reuses the scratch of the captured call: do not replay a graph
+ *    while other work of the same handle (another replay, a direct call)
+ *    may run at the same time on another stream.
+ *  - Calls that take host lengths arrays (enc_lengths, dec_lengths,
+ *    lengths) copy them through staging buffers that later calls refill: a
+ *    replay would copy whatever they then hold. Capture only calls whose
+ *    lengths arrays are NULL. */
 
 typedef struct seqattn_handle_s* seqattn_handle;
 

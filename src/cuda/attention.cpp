@@ -25,19 +25,20 @@ size_t floats(int64_t n) { return size_t(n) * sizeof(float); }
 struct Scratch {
   float* keys;       // [B, Te, A4], only for the one-phase form
   float* queries;    // [B, Td, A4]
-  float* scores;     // [B, Td, Te4] when the kernel needs global energy scratch
+  float* scores;     // the kernel's global scratch (energies or split partials), if any
   int32_t* lengths;  // [2, B]: enc_lengths, dec_lengths
 };
 
 Scratch reserve_scratch(CudaContext& ctx, const seqattn_attention_dims& d, bool with_keys) {
   const int64_t B = d.batch, A4 = round_up4(d.units);
-  const int64_t score_floats = attention_scratch_floats(d.batch, d.dec_steps, d.enc_steps);
+  const int64_t score_floats =
+      attention_scratch_floats(d.batch, d.dec_steps, d.enc_steps, d.enc_dim, d.units);
   WorkspaceLayout layout;
   const size_t keys_at = layout.add(with_keys ? floats(B * d.enc_steps * A4) : 0);
   const size_t queries_at = layout.add(floats(B * d.dec_steps * A4));
   const size_t scores_at = layout.add(floats(score_floats));
   const size_t lengths_at = layout.add(2 * size_t(B) * sizeof(int32_t));
-  char* ws = ctx.workspace().reserve(layout.total(), ctx.stream());
+  char* ws = ctx.workspace().reserve(layout.total());
   return {with_keys ? reinterpret_cast<float*>(ws + keys_at) : nullptr,
           reinterpret_cast<float*>(ws + queries_at),
           score_floats > 0 ? reinterpret_cast<float*>(ws + scores_at) : nullptr,

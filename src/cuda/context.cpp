@@ -25,34 +25,35 @@ DeviceGuard::~DeviceGuard() {
   if (previous_ != device_) (void)cudaSetDevice(previous_);
 }
 
-char* Workspace::reserve(size_t bytes, cudaStream_t stream) {
-  if (bytes > capacity_) {
-    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (before growing the workspace)");
-    release();  // free first: the old and the new buffer need not fit together
-    const size_t rounded = (bytes + (size_t(1) << 20) - 1) >> 20 << 20;  // whole MiB
-    buffer_ = device_alloc(rounded, "workspace");
-    capacity_ = rounded;
+char* Workspace::reserve(size_t bytes) {
+  // No wait for the stream: the old buffer is retired, not freed, so work
+  // still queued on it (or captured with its address) stays valid.
+  return buffers_.reserve(bytes, [](size_t n) { return device_alloc(n, "workspace"); });
+}
+
+void LengthStager::allocate(Slot& slot, size_t n) {
+  slot.memory.reset();
+  slot.capacity = 0;
+  void* p = nullptr;
+  check(cudaMallocHost(&p, n * sizeof(int32_t)), "cudaMallocHost (length staging)");
+  slot.memory.reset(p);
+  slot.capacity = n;
+}
+
+void LengthStager::prepare() {
+  for (Slot& slot : slots_) {
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    slot.copied.reset(e);
+    allocate(slot, kInitialInts);
   }
-  return static_cast<char*>(buffer_.get());
 }
 
 int32_t* LengthStager::acquire(size_t n) {
   Slot& slot = slots_[next_];
-  if (slot.copied)  // the copy that last read this slot must have run
+  if (slot.used)  // the copy that last read this slot must have run
     check(cudaEventSynchronize(slot.copied.get()), "cudaEventSynchronize (length staging)");
-  else {
-    cudaEvent_t e = nullptr;
-    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
-    slot.copied.reset(e);
-  }
-  if (n > slot.capacity) {
-    slot.memory.reset();
-    slot.capacity = 0;
-    void* p = nullptr;
-    check(cudaMallocHost(&p, n * sizeof(int32_t)), "cudaMallocHost (length staging)");
-    slot.memory.reset(p);
-    slot.capacity = n;
-  }
+  if (n > slot.capacity) allocate(slot, std::max(n, 2 * slot.capacity));
   return static_cast<int32_t*>(slot.memory.get());
 }
 
@@ -63,6 +64,7 @@ void LengthStager::submit(int32_t* d_dst, size_t n, cudaStream_t stream) {
                         stream),
         "cudaMemcpyAsync (lengths to the device)");
   check(cudaEventRecord(slot.copied.get(), stream), "cudaEventRecord (length staging)");
+  slot.used = true;
 }
 
 void LengthStager::release() noexcept {
@@ -70,6 +72,7 @@ void LengthStager::release() noexcept {
     slot.copied.reset();
     slot.memory.reset();
     slot.capacity = 0;
+    slot.used = false;
   }
 }
 
@@ -103,6 +106,7 @@ CudaContext::CudaContext(const seqattn_handle_options& options)
   // only the transcendental functions of the attention kernel, whose error
   // bound is stated in kernels/attention.cu.
   check(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  lengths_.prepare();
 }
 
 CudaContext::~CudaContext() {

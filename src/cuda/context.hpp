@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "cuda/retiring_buffer.hpp"
 #include "seqattn/seqattn.h"
 
 namespace seqattn::cuda {
@@ -67,21 +68,19 @@ class WorkspaceLayout {
 };
 
 // Device scratch that grows to the largest request and is then reused: a
-// steady-state call allocates nothing.
+// steady-state call allocates nothing. A buffer once handed out stays
+// allocated until release() (the handle's destruction), so work queued on
+// the old buffer, or a CUDA graph captured with its address, stays valid when
+// a later call grows the workspace (src/cuda/retiring_buffer.hpp).
 class Workspace {
  public:
-  // A buffer of at least `bytes`. Growing waits for `stream` first, since
-  // work already queued may still use the old buffer.
-  char* reserve(size_t bytes, cudaStream_t stream);
-  size_t capacity() const { return capacity_; }
-  void release() noexcept {
-    buffer_.reset();
-    capacity_ = 0;
-  }
+  // A buffer of at least `bytes`.
+  char* reserve(size_t bytes);
+  size_t capacity() const { return buffers_.capacity(); }
+  void release() noexcept { buffers_.release(); }
 
  private:
-  DeviceMemory buffer_;
-  size_t capacity_ = 0;
+  RetiringBuffer<DeviceMemory> buffers_;
 };
 
 // Host lengths reach the device through pinned slots, so the copy is truly
@@ -92,6 +91,10 @@ class Workspace {
 // would copy whatever the slot then holds. Calls without lengths can.)
 class LengthStager {
  public:
+  // Makes every slot's event and pinned buffer, with the handle's device
+  // current (the CudaContext constructor), so that no call with lengths of
+  // up to kInitialInts allocates anything, not even the first in each slot.
+  void prepare();
   // A pinned host buffer of n int32 to fill, then hand to submit().
   int32_t* acquire(size_t n);
   // Copies the n values filled in the acquired buffer to d_dst on `stream`.
@@ -100,11 +103,16 @@ class LengthStager {
 
  private:
   static constexpr size_t kSlots = 4;
+  // Both lengths arrays of a batch of 2048 rows; a larger batch grows a slot
+  // when it first uses it.
+  static constexpr size_t kInitialInts = 4096;
   struct Slot {
     PinnedMemory memory;
     size_t capacity = 0;  // int32 elements
     OwnedEvent copied;    // recorded after the copy that read this slot
+    bool used = false;    // `copied` has been recorded
   };
+  static void allocate(Slot& slot, size_t n);
   std::array<Slot, kSlots> slots_;
   size_t next_ = 0;
 };

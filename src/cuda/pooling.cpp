@@ -14,7 +14,7 @@ void attention_pooling(CudaContext& ctx, const PoolingArgs& a) {
   WorkspaceLayout layout;
   const size_t scores_at = layout.add(size_t(score_floats) * sizeof(float));
   const size_t lengths_at = layout.add(size_t(a.dims.batch) * sizeof(int32_t));
-  char* ws = ctx.workspace().reserve(layout.total(), ctx.stream());
+  char* ws = ctx.workspace().reserve(layout.total());
 
   PoolingParams p{};
   p.batch = a.dims.batch;

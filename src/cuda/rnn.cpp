@@ -48,7 +48,7 @@ void rnn(CudaContext& ctx, const RnnArgs& r) {
   const size_t reset_at = layout.add(reset_before ? size_t(B * H) * sizeof(float) : 0);
   const size_t state_at = layout.add(r.h_last ? 0 : size_t(B * H) * sizeof(float));
   const size_t lengths_at = layout.add(size_t(B) * sizeof(int32_t));
-  char* ws = ctx.workspace().reserve(layout.total(), stream);
+  char* ws = ctx.workspace().reserve(layout.total());
   float* xproj = reinterpret_cast<float*>(ws + xproj_at);
   float* hproj = reinterpret_cast<float*>(ws + hproj_at);
   float* h = r.h_last ? r.h_last : reinterpret_cast<float*>(ws + state_at);

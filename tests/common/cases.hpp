@@ -175,15 +175,19 @@ inline const char* heavy_skip_reason() {
 // Fast CPU: ε = 1.5e-4, src/fast/tanh_bounds.hpp's kTanhFastMaxError (measured
 // over every float on each SIMD target). CUDA: tanh.approx.f32 and
 // ex2.approx as derived in the header of kernels/attention.cu,
-// Δ = 1.001·2^-10.987·Σ|v| + 2^-22. Both keep the 1.001 and the 2^-22 for
-// the rounding of the energy's sum.
+// Δ = 1.001·2^-10.987·Σ|v| + 2.5·2^-23 (tanh.approx.f32's stated 2^-11
+// rounded up to 2^-10.987 as a margin; ex2.approx's 2 ulp from the correctly
+// rounded result, so 2.5 ulp from the exact one). The fast CPU path keeps
+// the 1.001 and a 2^-22 for the rounding of the energy's sum.
 inline constexpr double kFastCpuTanhError = 1.5e-4;
 
 inline double fast_rho(seqattn_device device, const std::vector<float>& v) {
   double sum_abs_v = 0.0;
   for (float x : v) sum_abs_v += std::fabs(double(x));
   const double eps = device == SEQATTN_DEVICE_CUDA ? std::exp2(-10.987) : kFastCpuTanhError;
-  const double delta = 1.001 * eps * sum_abs_v + std::ldexp(1.0, -22);
+  const double exp_term =
+      device == SEQATTN_DEVICE_CUDA ? 2.5 * std::ldexp(1.0, -23) : std::ldexp(1.0, -22);
+  const double delta = 1.001 * eps * sum_abs_v + exp_term;
   return std::expm1(2.0 * delta);
 }
 

@@ -1,0 +1,39 @@
+# Every kernel of kernels/ under the CPU emulation (tests/emulation/): the
+# .cu files compiled unchanged as host C++ with SEQATTN_EMULATION, their
+# launches run on OS threads with the checks of tests/emulation/emu.hpp, and
+# the results compared with the reference. Built by default, no nvcc needed.
+option(SEQATTN_BUILD_EMULATION_TESTS "Run kernels/ under the CPU emulation in the tests" ON)
+if(NOT SEQATTN_BUILD_EMULATION_TESTS)
+  return()
+endif()
+
+set(_emu_dir "${CMAKE_CURRENT_SOURCE_DIR}/emulation")
+set(_emu_kernels attention dense model pooling rnn)
+set(_emu_sources "${_emu_dir}/emu.cpp" "${_emu_dir}/test_emulation.cpp")
+foreach(k IN LISTS _emu_kernels)
+  list(APPEND _emu_sources "${_emu_dir}/kernel_${k}.cpp")
+endforeach()
+
+# The emulated device and kernels in one static library, so that a second
+# test binary (TSan) can rebuild them with other flags.
+function(seqattn_add_emulation_test target)
+  add_executable(${target} ${_emu_sources})
+  target_compile_definitions(${target} PRIVATE SEQATTN_EMULATION)
+  # <cuda_runtime.h>, <cub/...> and <cuda/functional> resolve to the shims,
+  # never to a toolkit's headers.
+  target_include_directories(${target} BEFORE PRIVATE "${_emu_dir}/include")
+  target_include_directories(${target} PRIVATE "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}"
+                                               "${CMAKE_CURRENT_SOURCE_DIR}/common")
+  find_package(Threads REQUIRED)
+  target_link_libraries(${target} PRIVATE seqattn GTest::gtest_main Threads::Threads
+                                          seqattn_warnings)
+  # The kernels' #pragma unroll means nothing to the host compiler.
+  target_compile_options(${target} PRIVATE -Wno-unknown-pragmas)
+endfunction()
+
+seqattn_add_emulation_test(seqattn_emulation_tests)
+if(SEQATTN_SANITIZE)
+  target_compile_definitions(seqattn_emulation_tests PRIVATE SEQATTN_TEST_SANITIZED)
+endif()
+gtest_discover_tests(seqattn_emulation_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES
+                     PROPERTIES LABELS emulation)
