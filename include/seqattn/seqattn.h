@@ -255,9 +255,16 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
 
 /* ------------------------------------------------------------------- model */
 /*
- * An attention seq2seq model loaded from a safetensors file (docs/model-format.md):
- * embedding or one-hot inputs, GRU encoder (optionally bidirectional), GRU
- * decoder, additive attention, Dense softmax. A model lives in the memory of the
+ * A model loaded from a safetensors file (docs/model-format.md), of one of two
+ * kinds (seqattn_model_info.kind):
+ * - an attention seq2seq model (format "seqattn.seq2seq"): embedding or one-hot
+ *   inputs, GRU encoder (optionally bidirectional), GRU decoder, additive
+ *   attention, Dense softmax; it translates and scores token ids;
+ * - a sequence head (format "seqattn.sequence_head"): SimpleRNN/GRU layers,
+ *   attention pooling, Dense layers; seqattn_model_predict maps x [B, T, F] to
+ *   y [B, N].
+ * A function of the other kind refuses the model (SEQATTN_ERROR_INVALID_ARGUMENT,
+ * naming it). A model lives in the memory of the
  * handle it was loaded on and runs only with that handle. It keeps that memory
  * alive: a model may be destroyed before or after its handle. Token arrays, lengths and outputs of these functions are
  * host memory on every device.
@@ -271,6 +278,11 @@ typedef SEQATTN_ENUM(seqattn_tokenization) {
   SEQATTN_TOKENIZATION_CHARS = 0, /* one token per UTF-8 code point */
   SEQATTN_TOKENIZATION_WORDS = 1  /* split on ASCII whitespace; output joined with one space */
 } seqattn_tokenization;
+
+typedef SEQATTN_ENUM(seqattn_model_kind) {
+  SEQATTN_MODEL_SEQ2SEQ = 0,      /* format "seqattn.seq2seq": translate, score */
+  SEQATTN_MODEL_SEQUENCE_HEAD = 1 /* format "seqattn.sequence_head": predict */
+} seqattn_model_kind;
 
 typedef struct seqattn_model_info {
   uint32_t struct_size;          /* sizeof(seqattn_model_info); set by _init */
@@ -292,6 +304,15 @@ typedef struct seqattn_model_info {
   int32_t max_source_len, max_target_len; /* trained on; max_target_len: default decode steps */
   const char* name;                       /* "" if the file has none; valid while the model lives */
   const char* description;                /* likewise */
+  /* Appended; the seq2seq fields above are 0 for a sequence head, these are 0
+   * for a seq2seq model (except kind). */
+  seqattn_model_kind kind;
+  int32_t input_features; /* F: x is [B, T, F] */
+  int32_t steps;          /* T: predict takes exactly this many steps */
+  int32_t output_dim;     /* N: y is [B, N] */
+  int32_t pooled_dim;     /* H of the last RNN layer: the attention pooling's width */
+  int32_t rnn_layers;     /* >= 1 */
+  int32_t dense_layers;   /* >= 0 (0: y is the pooled vector) */
 } seqattn_model_info;
 
 SEQATTN_API void seqattn_model_info_init(seqattn_model_info* info);
@@ -371,6 +392,20 @@ SEQATTN_API seqattn_status seqattn_model_score(
 SEQATTN_API seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
                                                       int32_t* spans_out, /* [capacity, 2] */
                                                       int32_t capacity, int32_t* count_out);
+
+/* A sequence head's forward pass: the RNN layers (zero initial state, every
+ * step), attention pooling over the T steps, then the Dense layers. steps and
+ * features must be the model's (seqattn_model_info.steps, .input_features):
+ * the pooling has one bias per time step. pooling_weights_out[b, t] is the
+ * pooling's softmax weight of step t (each row sums to 1). Host memory on
+ * every device. A seq2seq model, a model loaded on another handle, a NULL x
+ * or y_out, or other steps or features: SEQATTN_ERROR_INVALID_ARGUMENT, and
+ * nothing is written. */
+SEQATTN_API seqattn_status seqattn_model_predict(
+    seqattn_handle handle, seqattn_model model, int32_t batch, int32_t steps, int32_t features,
+    const float* x,              /* [B, T, F] */
+    float* y_out,                /* [B, N] */
+    float* pooling_weights_out); /* [B, T], or NULL */
 
 #ifdef __cplusplus
 } /* extern "C" */
