@@ -1,5 +1,6 @@
 // seqattn — the command-line program: translate text with an attention seq2seq
-// model (by default the embedded date normaliser), draw its attention, time the
+// model (by default the embedded date normaliser), run a sequence head over
+// rows of numbers (predict), draw attention, time the
 // double-precision reference, the fast CPU path and the GPU on one batch, and
 // report what this build can do. It uses the C API only.
 //
@@ -8,7 +9,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -53,6 +58,14 @@ const char* const kUsage =
     "            TEXT...\n"
     "            translate each TEXT (or, for TEXT '-', each line of stdin) and print one\n"
     "            translation per line; --show-attention draws each attention map\n"
+    "  predict --model FILE [--device cpu|reference|cuda] [--show-pooling] [INPUT...]\n"
+    "            run a sequence-head model (format seqattn.sequence_head) over each line of\n"
+    "            each INPUT file (stdin when there is none, or for INPUT '-'): a line is one\n"
+    "            sequence, steps x features numbers separated by spaces, tabs or commas,\n"
+    "            time-major (the features of step 0 first); empty lines and lines starting\n"
+    "            with '#' are skipped. Prints one line of outputs per sequence;\n"
+    "            --show-pooling adds a tab and the sequence's attention-pooling weights\n"
+    "            (one per step). `seqattn info --model FILE` shows steps and features\n"
     "  demo [--model FILE]\n"
     "            translate dates written in different ways, show an attention map, and time\n"
     "            the same batch on the reference, the fast CPU path and the GPU when there is one\n"
@@ -144,6 +157,16 @@ class Session {
 
  public:
   const seqattn_model_info& info() const { return info_; }
+
+  // y [B, N] and, when `weights` is given, the pooling weights [B, T] of x [B, T, F].
+  void predict(int32_t batch, const std::vector<float>& x, std::vector<float>& y,
+               std::vector<float>* weights) {
+    y.assign(size_t(batch) * size_t(info_.output_dim), 0.0f);
+    if (weights) weights->assign(size_t(batch) * size_t(info_.steps), 0.0f);
+    check(seqattn_model_predict(handle_, model_, batch, info_.steps, info_.input_features,
+                                x.data(), y.data(), weights ? weights->data() : nullptr),
+          "prediction failed");
+  }
 
   std::vector<Translation> translate(const std::vector<std::string>& texts, int32_t max_steps,
                                      bool with_attention) {
@@ -244,6 +267,7 @@ struct Options {
   seqattn_device device = SEQATTN_DEVICE_CPU;
   int32_t max_steps = 0;  // 0: the model's max_target_len
   bool show_attention = false;
+  bool show_pooling = false;  // predict
   std::vector<std::string> texts;
 };
 
@@ -277,7 +301,7 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
     } else if (arg == "--model") {
       o.model_path = take_value();
       if (o.model_path.empty()) usage_error("--model needs a file name");
-    } else if (arg == "--device" && command == "translate") {
+    } else if (arg == "--device" && (command == "translate" || command == "predict")) {
       const std::string d = take_value();
       if (d == "cpu")
         o.device = SEQATTN_DEVICE_CPU;
@@ -296,6 +320,8 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
       o.max_steps = int32_t(v);
     } else if (arg == "--show-attention" && command == "translate" && !has_value) {
       o.show_attention = true;
+    } else if (arg == "--show-pooling" && command == "predict" && !has_value) {
+      o.show_pooling = true;
     } else {
       usage_error("unknown option '" + std::string(argv[i]) + "' for seqattn " + command);
     }
@@ -333,7 +359,113 @@ int cmd_translate(const Options& o) {
   return 0;
 }
 
+// Rows of x from the lines of `in` (see kUsage): each `count` finite numbers.
+// `where` names the input in messages ("stdin", a path).
+void read_rows(std::istream& in, const std::string& where, int32_t steps, int32_t features,
+               std::vector<float>& x, size_t& rows) {
+  const size_t count = size_t(steps) * size_t(features);
+  size_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const std::string at = where + " line " + std::to_string(line_no) + ": ";
+    size_t n = 0;
+    for (size_t i = first; i < line.size();) {
+      if (std::strchr(" \t\r,", line[i])) {
+        ++i;
+        continue;
+      }
+      const size_t end = line.find_first_of(" \t\r,", i);
+      const std::string field = line.substr(i, end == std::string::npos ? std::string::npos : end - i);
+      i = end == std::string::npos ? line.size() : end;
+      char* stop = nullptr;
+      errno = 0;
+      const float v = std::strtof(field.c_str(), &stop);
+      if (*stop != '\0' || stop == field.c_str())
+        throw CliError(at + "'" + field + "' is not a number", kExitFailure);
+      if (!std::isfinite(v) || errno == ERANGE)
+        throw CliError(at + "'" + field + "' is not a finite number", kExitFailure);
+      if (++n <= count) x.push_back(v);
+    }
+    if (n != count)
+      throw CliError(at + "expected " + std::to_string(count) + " numbers (steps " +
+                         std::to_string(steps) + " \u00d7 features " + std::to_string(features) +
+                         "), got " + std::to_string(n),
+                     kExitFailure);
+    ++rows;
+  }
+  if (in.bad()) throw CliError("cannot read " + where, kExitFailure);
+}
+
+// %.9g: a float printed so that it reads back as the same float.
+std::string number(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", double(v));
+  return buf;
+}
+
+int cmd_predict(const Options& o) {
+  if (o.model_path.empty())
+    usage_error("seqattn predict needs --model FILE (a sequence-head model)");
+  Session session(o.device, o.model_path);
+  const seqattn_model_info& info = session.info();
+  if (info.kind != SEQATTN_MODEL_SEQUENCE_HEAD)
+    throw CliError(o.model_path +
+                       ": model is a seq2seq model (format seqattn.seq2seq), not a sequence "
+                       "head: use seqattn translate",
+                   kExitFailure);
+  // Every input is read (and checked) before anything is printed.
+  std::vector<float> x;
+  size_t rows = 0;
+  const std::vector<std::string> inputs = o.texts.empty() ? std::vector<std::string>{"-"} : o.texts;
+  for (const std::string& path : inputs) {
+    if (path == "-") {
+      read_rows(std::cin, "stdin", info.steps, info.input_features, x, rows);
+      continue;
+    }
+    std::ifstream file(path);
+    if (!file) throw CliError("cannot open " + path + ": " + std::strerror(errno), kExitFailure);
+    read_rows(file, path, info.steps, info.input_features, x, rows);
+  }
+  const size_t per_row = size_t(info.steps) * size_t(info.input_features);
+  const size_t N = size_t(info.output_dim), T = size_t(info.steps);
+  constexpr size_t kBatch = 256;  // as translate: bounded memory, a busy GPU
+  std::vector<float> chunk, y, weights;
+  for (size_t first = 0; first < rows; first += kBatch) {
+    const size_t B = std::min(kBatch, rows - first);
+    chunk.assign(x.begin() + long(first * per_row), x.begin() + long((first + B) * per_row));
+    session.predict(int32_t(B), chunk, y, o.show_pooling ? &weights : nullptr);
+    for (size_t b = 0; b < B; ++b) {
+      std::string line;
+      for (size_t n = 0; n < N; ++n) line += (n ? " " : "") + number(y[b * N + n]);
+      if (o.show_pooling) {
+        line += "\t";
+        for (size_t t = 0; t < T; ++t) line += (t ? " " : "") + number(weights[b * T + t]);
+      }
+      std::cout << line << "\n";
+    }
+  }
+  return 0;
+}
+
+std::string describe_head(const seqattn_model_info& m) {
+  std::string s;
+  s += "  name:        " + std::string(*m.name ? m.name : "(none)") + "\n";
+  if (*m.description) s += "  description: " + std::string(m.description) + "\n";
+  s += "  kind:        sequence head: " + std::to_string(m.rnn_layers) + " RNN layer" +
+       (m.rnn_layers == 1 ? "" : "s") + " -> attention pooling over " +
+       std::to_string(m.pooled_dim) + " units -> " + std::to_string(m.dense_layers) +
+       " Dense layer" + (m.dense_layers == 1 ? "" : "s") + "\n";
+  s += "  shapes:      x [B, " + std::to_string(m.steps) + ", " +
+       std::to_string(m.input_features) + "] -> y [B, " + std::to_string(m.output_dim) +
+       "] (steps, features; seqattn predict reads " +
+       std::to_string(int64_t(m.steps) * m.input_features) + " numbers a line)\n";
+  return s;
+}
+
 std::string describe(const seqattn_model_info& m) {
+  if (m.kind == SEQATTN_MODEL_SEQUENCE_HEAD) return describe_head(m);
   const auto inputs = [](int32_t dim, int32_t vocab) {
     return dim > 0 ? "embedding " + std::to_string(dim) : "one-hot " + std::to_string(vocab);
   };
@@ -571,6 +703,7 @@ int run(int argc, char** argv) {
       return 0;
     }
   if (command == "translate") return cmd_translate(parse_options(argc, argv, 2, command, true));
+  if (command == "predict") return cmd_predict(parse_options(argc, argv, 2, command, true));
   if (command == "demo") return cmd_demo(parse_options(argc, argv, 2, command, false));
   if (command == "info") return cmd_info(parse_options(argc, argv, 2, command, false));
   usage_error("unknown command '" + command + "'");

@@ -674,7 +674,7 @@ TEST_F(Cli, PredictRefusesBadInputByLine) {
       {{"predict", "--model", model}, twenty + "\n0.5 0.5\n", 1,
        "line 2: expected 20 numbers (steps 20 \u00d7 features 1), got 2"},
       {{"predict", "--model", model}, twenty + " abc\n", 1, "line 1: 'abc' is not a number"},
-      {{"predict", "--model", model}, "nan" + twenty.substr(1) + "\n", 1, "not a finite number"},
+      {{"predict", "--model", model}, "nan" + twenty.substr(twenty.find(' ')) + "\n", 1, "not a finite number"},
       {{"predict"}, "", 2, "seqattn predict needs --model"},
       {{"predict", "--model", model, "--max-steps", "3"}, "", 2, "unknown option '--max-steps'"},
       {{"predict", "--model", model, (dir_ / "missing.txt").string()}, "", 1, "missing.txt"},
