@@ -1,6 +1,8 @@
-"""seqattn.model.Model: an attention seq2seq model file (docs/model-format.md)
-loaded into a handle's memory, translating text by greedy decoding and
-showing where it attended.
+"""seqattn.model.Model: a model file (docs/model-format.md) loaded into a
+handle's memory: an attention seq2seq model, translating text by greedy
+decoding and showing where it attended, or a sequence head (SimpleRNN/GRU
+layers -> attention pooling -> Dense layers) mapping x [B, T, F] to y [B, N]
+with predict().
 
     import seqattn
     from seqattn.model import Model
@@ -8,6 +10,9 @@ showing where it attended.
         m.translate(["21 Nov 2026", "Saturday, November 21, 2026"])
         # ['2026-11-21', '2026-11-21']
         weights, src, out = m.attention("21 Nov 2026")  # [len(out), len(src)]
+    with seqattn.Handle() as h, Model(h, "forecaster.safetensors") as m:
+        y = m.predict(x)                                 # x [B, T, F] -> y [B, N]
+        y, weights = m.predict(x, pooling_weights=True)  # weights [B, T]
 
 Token arrays, lengths and outputs are host (numpy) memory on every device;
 the weights and the work stay on the handle's device. A Model runs only with
@@ -80,6 +85,8 @@ def _info_dict(i: _raw.seqattn_model_info) -> dict:
                           else "reset_before")
     out["tokenization"] = ("chars" if i.tokenization == _raw.SEQATTN_TOKENIZATION_CHARS
                            else "words")
+    out["kind"] = ("sequence_head" if i.kind == _raw.SEQATTN_MODEL_SEQUENCE_HEAD
+                   else "seq2seq")
     out["name"] = (i.name or b"").decode("utf-8", "replace")
     out["description"] = (i.description or b"").decode("utf-8", "replace")
     return out
@@ -303,3 +310,27 @@ class Model(Closeable):
             self.handle, m, B, Ts, _ptr(src, _i32p), _ptr(s_len, _i32p), Td,
             _ptr(tgt_in, _i32p), _ptr(t_len, _i32p), _ptr(probs, _f32p), _ptr(att, _f32p)))
         return probs, att
+
+    def predict(self, x, pooling_weights=False):
+        """A sequence head's outputs: x [B, T, F] (floating point; converted to
+        float32) -> y [B, N] float32, with T and F the model's (info["steps"],
+        info["input_features"]). pooling_weights=True returns (y, weights
+        [B, T]), the attention pooling's softmax weights. A seq2seq model,
+        or other steps or features, raise seqattn.SeqattnError naming them."""
+        m = self._model()
+        array = np.asarray(x)
+        if array.dtype.kind != "f":
+            raise TypeError(f"x must hold floating-point values, got dtype {array.dtype}")
+        if array.ndim != 3:
+            raise ValueError(f"x must be [batch, steps, features], got shape {array.shape}")
+        x32 = np.ascontiguousarray(array, dtype=np.float32)
+        if not x32.flags.aligned:
+            x32 = x32.copy()
+        B, T, F = x32.shape
+        y = np.zeros((B, self._info["output_dim"]), np.float32)
+        weights = np.zeros((B, T), np.float32) if pooling_weights else None
+        check_status(_raw.seqattn_model_predict(
+            self.handle, m, int32_value("batch", B), int32_value("steps", T),
+            int32_value("features", F), _ptr(x32, _f32p), _ptr(y, _f32p),
+            _ptr(weights, _f32p)))
+        return (y, weights) if pooling_weights else y
