@@ -331,6 +331,15 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
 
 // ----------------------------------------------------------------- commands
 
+// translate and demo need a seq2seq model; a sequence head is for predict.
+void require_seq2seq(const Session& session, const std::string& model_path) {
+  if (session.info().kind == SEQATTN_MODEL_SEQUENCE_HEAD)
+    throw CliError(model_path +
+                       ": model is a sequence head (format seqattn.sequence_head), not a seq2seq "
+                       "model: use seqattn predict",
+                   kExitFailure);
+}
+
 int cmd_translate(const Options& o) {
   if (o.texts.empty()) usage_error("seqattn translate needs at least one TEXT (or - for stdin)");
   std::vector<std::string> texts;
@@ -345,6 +354,7 @@ int cmd_translate(const Options& o) {
     }
   }
   Session session(o.device, o.model_path);
+  require_seq2seq(session, o.model_path);
   // Batches bound the memory a long stdin takes; 256 rows keep a GPU busy.
   constexpr size_t kBatch = 256;
   for (size_t first = 0; first < texts.size(); first += kBatch) {
@@ -359,6 +369,9 @@ int cmd_translate(const Options& o) {
   return 0;
 }
 
+constexpr const char* kSeparators = " \t\r,";
+bool is_separator(char c) { return std::string(kSeparators).find(c) != std::string::npos; }
+
 // Rows of x from the lines of `in` (see kUsage): each `count` finite numbers.
 // `where` names the input in messages ("stdin", a path).
 void read_rows(std::istream& in, const std::string& where, int32_t steps, int32_t features,
@@ -372,11 +385,11 @@ void read_rows(std::istream& in, const std::string& where, int32_t steps, int32_
     const std::string at = where + " line " + std::to_string(line_no) + ": ";
     size_t n = 0;
     for (size_t i = first; i < line.size();) {
-      if (std::strchr(" \t\r,", line[i])) {
+      if (is_separator(line[i])) {
         ++i;
         continue;
       }
-      const size_t end = line.find_first_of(" \t\r,", i);
+      const size_t end = line.find_first_of(kSeparators, i);
       const std::string field = line.substr(i, end == std::string::npos ? std::string::npos : end - i);
       i = end == std::string::npos ? line.size() : end;
       char* stop = nullptr;
@@ -615,6 +628,7 @@ int cmd_demo(const Options& o) {
   for (const auto& e : examples) inputs.push_back(e.input);
 
   Session cpu(SEQATTN_DEVICE_CPU, o.model_path);
+  require_seq2seq(cpu, o.model_path);
   const seqattn_model_info& info = cpu.info();
   std::cout << "seqattn " << version_string(seqattn_version())
             << " demo: " << (*info.name ? info.name : "model") << ", an attention GRU seq2seq ("

@@ -681,6 +681,7 @@ TEST_F(Cli, PredictRefusesBadInputByLine) {
       {{"predict", "--model", kFixtures + "/seed_onehot.safetensors"}, twenty + "\n", 1,
        "model is a seq2seq model"},
       {{"translate", "--model", model, "x"}, "", 1, "model is a sequence head"},
+      {{"demo", "--model", model}, "", 1, "use seqattn predict"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.needle);
