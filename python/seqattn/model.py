@@ -74,6 +74,10 @@ def _c_string(name: str, raw: bytes) -> bytes:
     return raw
 
 
+_HEAD_FIELDS = ("input_features", "steps", "output_dim", "pooled_dim", "rnn_layers",
+                "dense_layers")
+
+
 def _info_dict(i: _raw.seqattn_model_info) -> dict:
     """seqattn_model_info as plain Python values, strings decoded."""
     out = {name: getattr(i, name) for name, _ in i._fields_
@@ -85,10 +89,16 @@ def _info_dict(i: _raw.seqattn_model_info) -> dict:
                           else "reset_before")
     out["tokenization"] = ("chars" if i.tokenization == _raw.SEQATTN_TOKENIZATION_CHARS
                            else "words")
-    out["kind"] = ("sequence_head" if i.kind == _raw.SEQATTN_MODEL_SEQUENCE_HEAD
-                   else "seq2seq")
     out["name"] = (i.name or b"").decode("utf-8", "replace")
     out["description"] = (i.description or b"").decode("utf-8", "replace")
+    # Each kind's dict has its own fields only (the struct holds 0 for the other's).
+    if i.kind == _raw.SEQATTN_MODEL_SEQUENCE_HEAD:
+        out = {k: out[k] for k in ("name", "description") + _HEAD_FIELDS}
+        out["kind"] = "sequence_head"
+    else:
+        for k in _HEAD_FIELDS:
+            del out[k]
+        out["kind"] = "seq2seq"
     return out
 
 
@@ -327,7 +337,8 @@ class Model(Closeable):
         if not x32.flags.aligned:
             x32 = x32.copy()
         B, T, F = x32.shape
-        y = np.zeros((B, self._info["output_dim"]), np.float32)
+        # A seq2seq model has no output_dim: the C call refuses it, naming the kind.
+        y = np.zeros((B, self._info.get("output_dim", 0)), np.float32)
         weights = np.zeros((B, T), np.float32) if pooling_weights else None
         check_status(_raw.seqattn_model_predict(
             self.handle, m, int32_value("batch", B), int32_value("steps", T),

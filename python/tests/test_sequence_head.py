@@ -61,6 +61,7 @@ def test_forecaster_info(cpu):
         assert (i["steps"], i["input_features"], i["output_dim"]) == (20, 1, 1)
         assert (i["rnn_layers"], i["dense_layers"], i["pooled_dim"]) == (1, 1, 2)
         assert i["name"] == "seed-003-forecaster"
+        assert "source_vocab_size" not in i and "gru_variant" not in i  # the seq2seq kind's
         assert m.source_vocab == [] and m.target_vocab == []
 
 
@@ -84,5 +85,6 @@ def test_predict_refusals_name_the_problem(cpu):
 def test_a_seq2seq_model_refuses_predict(cpu):
     with Model(cpu, SEQ2SEQ) as m:
         assert m.info["kind"] == "seq2seq"
+        assert "steps" not in m.info and m.info["source_vocab_size"] == 13
         with pytest.raises(seqattn.SeqattnError, match="model is a seq2seq model"):
             m.predict(np.zeros((1, 3, 2), np.float32))
