@@ -7,10 +7,10 @@
 // Exit status: 0 success, 1 a failure at run time (model file, device), 2 a
 // usage error. Every failure prints one message on stderr.
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -389,9 +389,10 @@ void read_rows(std::istream& in, const std::string& where, int32_t steps, int32_
         ++i;
         continue;
       }
-      const size_t end = line.find_first_of(kSeparators, i);
-      const std::string field = line.substr(i, end == std::string::npos ? std::string::npos : end - i);
-      i = end == std::string::npos ? line.size() : end;
+      size_t end = line.find_first_of(kSeparators, i);
+      if (end == std::string::npos) end = line.size();
+      const std::string field = line.substr(i, end - i);
+      i = end;
       char* stop = nullptr;
       errno = 0;
       const float v = std::strtof(field.c_str(), &stop);

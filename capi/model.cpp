@@ -1,9 +1,10 @@
 // The extern "C" model functions of seqattn.h: validate every argument (token
 // ids against the vocabularies, lengths against the steps, the model against
-// its handle), then run src/model/model.cpp. Bad files come back from the
-// reader and the model as SEQATTN_ERROR_FORMAT / _IO, prefixed with the file.
+// its handle), then run src/model/model.cpp (the seq2seq kind) or
+// src/model/sequence_head.cpp (the sequence head, seqattn_model_predict, at
+// the end). Bad files come back from the reader and the model as
+// SEQATTN_ERROR_FORMAT / _IO, prefixed with the file.
 #include "model/model.hpp"
-#include "model/sequence_head.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "handle.hpp"
 #include "validate.hpp"
 #include "model/safetensors.hpp"
+#include "model/sequence_head.hpp"
 #include "model/vocab.hpp"
 #include "seqattn/seqattn.h"
 

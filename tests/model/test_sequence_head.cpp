@@ -64,7 +64,8 @@ json head_config(const HeadSpec& s) {
     if (r.cell == "gru") l["gru_variant"] = r.variant;
     rnn.push_back(l);
   }
-  for (const DenseSpec& d : s.dense) dense.push_back({{"units", d.units}, {"activation", d.activation}});
+  for (const DenseSpec& d : s.dense)
+    dense.push_back({{"units", d.units}, {"activation", d.activation}});
   return {{"input_features", s.features}, {"steps", s.steps}, {"rnn", rnn},
           {"pooling", json::object()},    {"dense", dense},   {"name", s.name}};
 }
@@ -117,15 +118,17 @@ struct HeadReference {
 
   static double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-  // x [T][I] -> [T][H]
-  std::vector<std::vector<double>> rnn(size_t layer, const std::vector<std::vector<double>>& x) const {
+  using Sequence = std::vector<std::vector<double>>;  // [T][width]
+
+  // Layer `layer` over x [T][I]: its outputs [T][H], from h0 = 0.
+  Sequence rnn(size_t layer, const Sequence& x) const {
     const RnnSpec& r = s.rnn[layer];
     const std::string p = "rnn." + std::to_string(layer) + ".";
     const std::vector<double>&K = w.at(p + "kernel"), &R = w.at(p + "recurrent_kernel"),
                         &b = w.at(p + "bias");
     const size_t H = size_t(r.units), I = x[0].size();
     std::vector<double> h(H, 0.0);
-    std::vector<std::vector<double>> out;
+    Sequence out;
     for (const std::vector<double>& xt : x) {
       std::vector<double> next(H);
       if (r.cell == "simple_rnn") {
@@ -175,7 +178,7 @@ struct HeadReference {
 
   // One row x [T * F] -> (y [N], weights [T]).
   std::pair<std::vector<double>, std::vector<double>> run(const float* x) const {
-    std::vector<std::vector<double>> seq(size_t(s.steps));
+    Sequence seq(size_t(s.steps));
     for (size_t t = 0; t < seq.size(); ++t)
       seq[t].assign(x + t * size_t(s.features), x + (t + 1) * size_t(s.features));
     for (size_t i = 0; i < s.rnn.size(); ++i) seq = rnn(i, seq);
@@ -459,8 +462,9 @@ TEST_F(Refusals, ASeq2SeqModelIsRefusedByPredict) {
   EXPECT_EQ(s.info.rnn_layers, 0);
   const std::vector<float> x(8, 0.0f);
   std::vector<float> y(8, -7.0f);
-  expect_refused(seqattn_model_predict(s.handle->h, s.model.m, 1, 1, 1, x.data(), y.data(), nullptr),
-                 "model is a seq2seq model");
+  expect_refused(
+      seqattn_model_predict(s.handle->h, s.model.m, 1, 1, 1, x.data(), y.data(), nullptr),
+      "model is a seq2seq model");
   EXPECT_TRUE(contains(last_error(), "seqattn_model_translate")) << last_error();
   EXPECT_EQ(y, std::vector<float>(8, -7.0f));
 }
@@ -577,9 +581,7 @@ std::string quote(const std::string& s) {
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("seqattn_head_cli_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + std::to_string(getpid()));
+    dir_ = fs::temp_directory_path() / ("seqattn_head_cli_" + std::to_string(getpid()));
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -674,7 +676,8 @@ TEST_F(Cli, PredictRefusesBadInputByLine) {
       {{"predict", "--model", model}, twenty + "\n0.5 0.5\n", 1,
        "line 2: expected 20 numbers (steps 20 \u00d7 features 1), got 2"},
       {{"predict", "--model", model}, twenty + " abc\n", 1, "line 1: 'abc' is not a number"},
-      {{"predict", "--model", model}, "nan" + twenty.substr(twenty.find(' ')) + "\n", 1, "not a finite number"},
+      {{"predict", "--model", model}, "nan" + twenty.substr(twenty.find(' ')) + "\n", 1,
+       "not a finite number"},
       {{"predict"}, "", 2, "seqattn predict needs --model"},
       {{"predict", "--model", model, "--max-steps", "3"}, "", 2, "unknown option '--max-steps'"},
       {{"predict", "--model", model, (dir_ / "missing.txt").string()}, "", 1, "missing.txt"},
