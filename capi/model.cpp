@@ -7,6 +7,7 @@
 #include "model/model.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -252,11 +253,18 @@ seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* i
   return guard([&] {
     check::not_null(model, "model");
     check::not_null(info, "info");
-    if (info->struct_size != sizeof(seqattn_model_info))
-      invalid("info->struct_size = " + std::to_string(info->struct_size) + " but expected " +
-              std::to_string(sizeof(seqattn_model_info)) + " (call seqattn_model_info_init first)");
+    // A program built before the sequence-head fields passes the older size
+    // and gets the fields it knows.
+    constexpr size_t kBeforeHead = offsetof(seqattn_model_info, kind);
+    const size_t size = info->struct_size;
+    if (size != sizeof(seqattn_model_info) && size != kBeforeHead)
+      invalid("info->struct_size = " + std::to_string(size) + " but expected " +
+              std::to_string(sizeof(seqattn_model_info)) + " (or " + std::to_string(kBeforeHead) +
+              ", the size before the sequence-head fields; call seqattn_model_info_init first)");
     if (model->head) {
-      *info = head_info(model->head->config());
+      seqattn_model_info r = head_info(model->head->config());
+      r.struct_size = uint32_t(size);
+      std::memcpy(info, &r, size);
       return;
     }
     const model::Config& c = model_of(model).config();
@@ -287,7 +295,8 @@ seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* i
     r.name = c.name.c_str();
     r.description = c.description.c_str();
     r.kind = SEQATTN_MODEL_SEQ2SEQ;
-    *info = r;
+    r.struct_size = uint32_t(size);
+    std::memcpy(info, &r, size);
   });
 }
 

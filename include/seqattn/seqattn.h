@@ -285,7 +285,9 @@ typedef SEQATTN_ENUM(seqattn_model_kind) {
 } seqattn_model_kind;
 
 typedef struct seqattn_model_info {
-  uint32_t struct_size;          /* sizeof(seqattn_model_info); set by _init */
+  uint32_t struct_size; /* sizeof(seqattn_model_info); set by _init. The size of
+                           the struct before the sequence-head fields (up to
+                           `description`) is accepted too: get_info fills that much */
   int32_t source_vocab_size;     /* Vs */
   int32_t target_vocab_size;     /* Vt */
   int32_t encoder_units;         /* H, per direction */

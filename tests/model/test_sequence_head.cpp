@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -450,6 +452,33 @@ TEST_F(Refusals, AHeadIsRefusedByTheSeq2SeqFunctions) {
   EXPECT_EQ(lengths[0], -1);
   EXPECT_EQ(n, -1);
   EXPECT_EQ(token, nullptr);
+}
+
+// A program built against the header before the sequence-head fields passes
+// the older struct_size: it gets the fields it knows, and nothing past them is
+// written.
+TEST_F(Refusals, InfoOfTheOlderSizeFillsOnlyThatMuch) {
+  constexpr size_t kOld = offsetof(seqattn_model_info, kind);
+  Loaded seq2seq;
+  ASSERT_TRUE(load(SEQATTN_DEVICE_CPU, random_model(Spec{}).serialize(), seq2seq));
+  for (const auto& [m, name] : {std::pair{head_.model.m, "seed-003-forecaster"},
+                                std::pair{seq2seq.model.m, "test-model"}}) {
+    SCOPED_TRACE(name);
+    seqattn_model_info info;
+    std::memset(&info, 0x5a, sizeof info);
+    info.struct_size = uint32_t(kOld);
+    ASSERT_EQ(seqattn_model_get_info(m, &info), SEQATTN_OK) << last_error();
+    EXPECT_EQ(info.struct_size, kOld);
+    EXPECT_STREQ(info.name, name);
+    const auto* tail = reinterpret_cast<const unsigned char*>(&info) + kOld;
+    for (size_t i = 0; i < sizeof info - kOld; ++i)
+      ASSERT_EQ(tail[i], 0x5a) << "byte " << kOld + i << " past the older struct was written";
+  }
+  seqattn_model_info info;
+  seqattn_model_info_init(&info);
+  info.struct_size = uint32_t(offsetof(seqattn_model_info, kind) + 4);
+  EXPECT_EQ(seqattn_model_get_info(head_.model.m, &info), SEQATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(last_error(), "info->struct_size")) << last_error();
 }
 
 TEST_F(Refusals, ASeq2SeqModelIsRefusedByPredict) {
