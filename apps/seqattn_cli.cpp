@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -55,9 +56,12 @@ const char* const kUsage =
     "\n"
     "commands:\n"
     "  translate [--model FILE] [--device cpu|reference|cuda] [--max-steps N] [--show-attention]\n"
-    "            TEXT...\n"
+    "            [--ids] TEXT...\n"
     "            translate each TEXT (or, for TEXT '-', each line of stdin) and print one\n"
-    "            translation per line; --show-attention draws each attention map\n"
+    "            translation per line; --show-attention draws each attention map.\n"
+    "            --ids: each TEXT is source token ids separated by spaces (\"5 8 3\") and each\n"
+    "            translation is printed as target token ids the same way. A model file\n"
+    "            without a source (target) vocabulary reads (prints) ids without --ids.\n"
     "  predict --model FILE [--device cpu|reference|cuda] [--show-pooling] [INPUT...]\n"
     "            run a sequence-head model (format seqattn.sequence_head) over each line of\n"
     "            each INPUT file (stdin when there is none, or for INPUT '-'): a line is one\n"
@@ -168,13 +172,21 @@ class Session {
           "prediction failed");
   }
 
+  // ids_in: each text is space-separated source ids; ids_out: translations
+  // are target ids, space-separated (see --ids).
   std::vector<Translation> translate(const std::vector<std::string>& texts, int32_t max_steps,
-                                     bool with_attention) {
+                                     bool with_attention, bool ids_in = false,
+                                     bool ids_out = false) {
     const auto batch = int32_t(texts.size());
     if (max_steps <= 0) max_steps = info_.max_target_len;
     std::vector<std::vector<int32_t>> ids(texts.size());
     int32_t src_steps = 1;  // an empty text still needs one (padding) step
     for (size_t b = 0; b < texts.size(); ++b) {
+      if (ids_in) {
+        ids[b] = parse_ids(texts[b]);
+        src_steps = std::max(src_steps, int32_t(ids[b].size()));
+        continue;
+      }
       int32_t n = 0;
       check(seqattn_model_encode_source(model_, texts[b].c_str(), nullptr, 0, &n),
             "cannot tokenise \"" + texts[b] + "\"");
@@ -201,20 +213,12 @@ class Session {
     for (size_t b = 0; b < texts.size(); ++b) {
       const int32_t* row = out.data() + b * size_t(max_steps);
       const auto len = size_t(out_lengths[b]);
-      size_t bytes = 0;
-      check(seqattn_model_decode_target(model_, row, int32_t(len), nullptr, 0, &bytes),
-            "cannot detokenise");
-      std::string text(bytes + 1, '\0');
-      check(
-          seqattn_model_decode_target(model_, row, int32_t(len), text.data(), text.size(), &bytes),
-          "cannot detokenise");
-      text.resize(bytes);
-      results[b].text = text;
+      results[b].text = ids_out ? join_ids(row, len) : detokenise(row, len);
       if (!with_attention) continue;
       Translation& r = results[b];
-      r.input_labels = source_pieces(texts[b], ids[b].size());
       std::vector<int32_t> out_ids(row, row + len);
-      r.output_labels = token_labels(out_ids, false);
+      r.input_labels = ids_in ? id_labels(ids[b]) : source_pieces(texts[b], ids[b].size());
+      r.output_labels = ids_out ? id_labels(out_ids) : token_labels(out_ids, false);
       for (size_t t = 0; t < len; ++t) {
         const float* w = attention.data() + (b * size_t(max_steps) + t) * size_t(src_steps);
         r.attention.insert(r.attention.end(), w, w + ids[b].size());
@@ -224,6 +228,55 @@ class Session {
   }
 
  private:
+  // Target ids to text by the model's vocabulary.
+  std::string detokenise(const int32_t* row, size_t len) const {
+    size_t bytes = 0;
+    check(seqattn_model_decode_target(model_, row, int32_t(len), nullptr, 0, &bytes),
+          "cannot detokenise");
+    std::string text(bytes + 1, '\0');
+    check(seqattn_model_decode_target(model_, row, int32_t(len), text.data(), text.size(), &bytes),
+          "cannot detokenise");
+    text.resize(bytes);
+    return text;
+  }
+  // "5 8 3" (ASCII whitespace between decimal ids) to ids; the C call checks
+  // their range against the vocabulary size.
+  static std::vector<int32_t> parse_ids(const std::string& text) {
+    std::vector<int32_t> ids;
+    size_t i = 0;
+    const auto space = [](char c) {
+      return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    };
+    while (i < text.size()) {
+      while (i < text.size() && space(text[i])) ++i;
+      size_t j = i;
+      while (j < text.size() && !space(text[j])) ++j;
+      if (j == i) break;
+      const std::string piece = text.substr(i, j - i);
+      char* end = nullptr;
+      errno = 0;
+      const long v = std::strtol(piece.c_str(), &end, 10);
+      if (*end != '\0' || errno != 0 || v < 0 || v > INT32_MAX)
+        throw CliError("\"" + text + "\": '" + piece +
+                           "' is not a token id (a model read with --ids, or without a source "
+                           "vocabulary, takes non-negative integers separated by spaces)",
+                       kExitFailure);
+      ids.push_back(int32_t(v));
+      i = j;
+    }
+    return ids;
+  }
+  static std::string join_ids(const int32_t* ids, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += (i ? " " : "") + std::to_string(ids[i]);
+    return s;
+  }
+  static std::vector<std::string> id_labels(const std::vector<int32_t>& ids) {
+    std::vector<std::string> labels;
+    for (int32_t id : ids) labels.push_back(std::to_string(id));
+    return labels;
+  }
+
   // The text of each source token as written (letter case kept): the labels
   // of an attention map's columns, split by the model itself.
   std::vector<std::string> source_pieces(const std::string& text, size_t tokens) const {
@@ -268,6 +321,7 @@ struct Options {
   int32_t max_steps = 0;  // 0: the model's max_target_len
   bool show_attention = false;
   bool show_pooling = false;  // predict
+  bool ids = false;  // --ids
   std::vector<std::string> texts;
 };
 
@@ -322,6 +376,8 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
       o.show_attention = true;
     } else if (arg == "--show-pooling" && command == "predict" && !has_value) {
       o.show_pooling = true;
+    } else if (arg == "--ids" && command == "translate" && !has_value) {
+      o.ids = true;
     } else {
       usage_error("unknown option '" + std::string(argv[i]) + "' for seqattn " + command);
     }
@@ -355,12 +411,15 @@ int cmd_translate(const Options& o) {
   }
   Session session(o.device, o.model_path);
   require_seq2seq(session, o.model_path);
+  const bool ids_in = o.ids || !session.info().has_source_vocab;
+  const bool ids_out = o.ids || !session.info().has_target_vocab;
   // Batches bound the memory a long stdin takes; 256 rows keep a GPU busy.
   constexpr size_t kBatch = 256;
   for (size_t first = 0; first < texts.size(); first += kBatch) {
     const std::vector<std::string> chunk(
         texts.begin() + long(first), texts.begin() + long(std::min(texts.size(), first + kBatch)));
-    const std::vector<Translation> out = session.translate(chunk, o.max_steps, o.show_attention);
+    const std::vector<Translation> out =
+        session.translate(chunk, o.max_steps, o.show_attention, ids_in, ids_out);
     for (size_t i = 0; i < out.size(); ++i) {
       std::cout << out[i].text << "\n";
       if (o.show_attention) std::cout << draw(out[i]) << "\n";
@@ -491,13 +550,25 @@ std::string describe(const seqattn_model_info& m) {
        ", " + inputs(m.encoder_embedding_dim, m.source_vocab_size) + "\n";
   s += "  decoder:     GRU, " + std::to_string(m.decoder_units) + " units, " +
        inputs(m.decoder_embedding_dim, m.target_vocab_size) + " (" +
-       (m.gru_variant == SEQATTN_GRU_RESET_AFTER ? "reset_after" : "reset_before") + ")\n";
+       (m.gru_variant == SEQATTN_GRU_RESET_AFTER ? "reset_after" : "reset_before") + "); " +
+       (m.decoder_kind == SEQATTN_DECODER_BAHDANAU
+            ? "bahdanau: attends from the previous state, context into the GRU input"
+            : "attention_keras: attends from its outputs") +
+       "\n";
   s += "  attention:   additive, " + std::to_string(m.attention_units) + " units" +
        (m.attention_bias ? ", with bias" : "") + "\n";
   s += "  vocabulary:  " + std::to_string(m.source_vocab_size) + " source, " +
        std::to_string(m.target_vocab_size) + " target tokens; " +
-       (m.tokenization == SEQATTN_TOKENIZATION_CHARS ? "characters" : "words") +
-       (m.lowercase_source ? ", source lower-cased" : "") + "\n";
+       (m.has_source_vocab || m.has_target_vocab
+            ? std::string(m.tokenization == SEQATTN_TOKENIZATION_CHARS ? "characters" : "words") +
+                  (m.lowercase_source ? ", source lower-cased" : "")
+            : std::string("no vocabularies: token ids in and out")) +
+       "\n";
+  s += std::string("  sources:     ") +
+       (m.source_mask ? "padding masked"
+                      : std::string("unmasked, padded ") + (m.source_padding_pre ? "before" : "after") +
+                            " to " + std::to_string(m.max_source_len) + " tokens") +
+       "\n";
   s += "  trained on:  sources up to " + std::to_string(m.max_source_len) + ", targets up to " +
        std::to_string(m.max_target_len) + " tokens\n";
   return s;

@@ -84,9 +84,12 @@ void check_token_id(int32_t id, int32_t vocab, const char* vocab_name) {
 // Sizes of the model's intermediate tensors for these arguments, refused when
 // they overflow rather than wrapped.
 void check_run_sizes(const model::Config& c, int64_t batch, int64_t src_steps, int64_t tgt_steps) {
+  // bahdanau: the decoder's step input is [embedding or one-hot row, context].
   const int64_t in_dim =
-      std::max<int64_t>({c.encoder_embedding_dim, c.decoder_embedding_dim, c.source_vocab_size(),
-                         c.target_vocab_size(), 3 * int64_t(c.decoder_units)});
+      std::max<int64_t>({c.encoder_embedding_dim, c.source_vocab_size(),
+                         std::max<int64_t>({c.decoder_embedding_dim, c.target_vocab_size(),
+                                            3 * int64_t(c.decoder_units)}) +
+                             c.decoder_input_extra()});
   const int64_t widest = std::max<int64_t>(
       {c.decoder_units + c.encoder_out_dim(), c.attention_units, c.target_vocab_size(), in_dim});
   check::elements("source-side tensors [B, Ts, max(He + Hd, A, Vt, input)]",
@@ -111,7 +114,28 @@ model::Model& check_run(seqattn_handle handle, seqattn_model model, int32_t batc
   check::not_null(src_tokens, "src_tokens");
   check::lengths(src_lengths, batch, "src_lengths", src_steps, "src_steps");
   check_tokens(src_tokens, batch, src_steps, "src_tokens", c.source_vocab_size(), "source");
+  if (!c.source_mask) {
+    // Unmasked, every row is padded to max_source_len (docs/model-format.md).
+    check_run_sizes(c, batch, c.max_source_len, tgt_steps);
+    for (int32_t b = 0; b < batch; ++b) {
+      const int32_t n = src_lengths ? src_lengths[b] : src_steps;
+      if (n > c.max_source_len)
+        invalid(std::string(src_lengths ? "src_lengths[" + std::to_string(b) + "]" : "src_steps") +
+                " = " + std::to_string(n) + " exceeds the model's max_source_len " +
+                std::to_string(c.max_source_len) +
+                " (source_mask is false: every source is padded to exactly that length)");
+    }
+  }
   return m;
+}
+
+// Text needs the vocabulary: a model file without one takes and gives token ids only.
+void require_vocab(const model::Config& c, bool source, const char* what) {
+  if (source ? c.has_source_vocab() : c.has_target_vocab()) return;
+  fail(SEQATTN_ERROR_UNSUPPORTED,
+       std::string(what) + ": the model has no " + (source ? "source" : "target") +
+           " vocabulary (its file gives only " +
+           (source ? "source_vocab_size" : "target_vocab_size") + "), so it works on token ids only");
 }
 
 // The text argument of encode_source and source_spans: present, and short
@@ -253,14 +277,14 @@ seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* i
   return guard([&] {
     check::not_null(model, "model");
     check::not_null(info, "info");
-    // A program built before the sequence-head fields passes the older size
-    // and gets the fields it knows.
-    constexpr size_t kBeforeHead = offsetof(seqattn_model_info, kind);
+    // A program built against seqattn 0.1.0's header (the struct up to
+    // `description`) passes that size and gets the fields it knows.
+    constexpr size_t kVersion010 = offsetof(seqattn_model_info, decoder_kind);
     const size_t size = info->struct_size;
-    if (size != sizeof(seqattn_model_info) && size != kBeforeHead)
+    if (size != sizeof(seqattn_model_info) && size != kVersion010)
       invalid("info->struct_size = " + std::to_string(size) + " but expected " +
-              std::to_string(sizeof(seqattn_model_info)) + " (or " + std::to_string(kBeforeHead) +
-              ", the size before the sequence-head fields; call seqattn_model_info_init first)");
+              std::to_string(sizeof(seqattn_model_info)) + " (or " + std::to_string(kVersion010) +
+              ", seqattn 0.1.0's; call seqattn_model_info_init first)");
     if (model->head) {
       seqattn_model_info r = head_info(model->head->config());
       r.struct_size = uint32_t(size);
@@ -294,6 +318,12 @@ seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* i
     r.max_target_len = c.max_target_len;
     r.name = c.name.c_str();
     r.description = c.description.c_str();
+    r.decoder_kind = c.decoder_kind == model::DecoderKind::kBahdanau ? SEQATTN_DECODER_BAHDANAU
+                                                                     : SEQATTN_DECODER_ATTENTION_KERAS;
+    r.source_padding_pre = c.source_padding == model::SourcePadding::kPre ? 1 : 0;
+    r.source_mask = c.source_mask ? 1 : 0;
+    r.has_source_vocab = c.has_source_vocab() ? 1 : 0;
+    r.has_target_vocab = c.has_target_vocab() ? 1 : 0;
     r.kind = SEQATTN_MODEL_SEQ2SEQ;
     r.struct_size = uint32_t(size);
     std::memcpy(info, &r, size);
@@ -321,6 +351,7 @@ seqattn_status seqattn_model_source_token(seqattn_model model, int32_t id, const
     const model::Config& c = model_of(model).config();
     check::not_null(out, "out");
     check_token_id(id, c.source_vocab_size(), "source");
+    require_vocab(c, true, "seqattn_model_source_token");
     *out = c.source_vocab[size_t(id)].c_str();
   });
 }
@@ -330,6 +361,7 @@ seqattn_status seqattn_model_target_token(seqattn_model model, int32_t id, const
     const model::Config& c = model_of(model).config();
     check::not_null(out, "out");
     check_token_id(id, c.target_vocab_size(), "target");
+    require_vocab(c, false, "seqattn_model_target_token");
     *out = c.target_vocab[size_t(id)].c_str();
   });
 }
@@ -340,6 +372,7 @@ seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text
     const model::Model& m = model_of(model);
     const std::string s = text_of(text);
     check::not_null(len_out, "len_out");
+    require_vocab(m.config(), true, "seqattn_model_encode_source");
     check_capacity(capacity, ids_out, "ids_out");
     const std::vector<int32_t> ids = m.encode_source(s);
     const auto n = int32_t(ids.size());
@@ -357,6 +390,7 @@ seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
     const std::string s = text_of(text);
     check::not_null(count_out, "count_out");
     check_capacity(capacity, spans_out, "spans_out");
+    require_vocab(m.config(), true, "seqattn_model_source_spans");
     const std::vector<model::Span> spans = model::source_spans(s, m.config().tokenization);
     const auto n = int32_t(spans.size());
     if (count_only(n, capacity, spans_out, count_out)) return;
@@ -377,6 +411,7 @@ seqattn_status seqattn_model_decode_target(seqattn_model model, const int32_t* i
     if (count > 0) check::not_null(ids, "ids");
     if (capacity > 0) check::not_null(text_out, "text_out");
     check_ids(ids, count, m.config().target_vocab_size());
+    require_vocab(m.config(), false, "seqattn_model_decode_target");
     const std::string text = m.decode_target(ids, size_t(count));
     if (text_out == nullptr && capacity == 0) {
       *len_out = text.size();

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test seqattn: Debian packages
 # (compiler, CMake, GoogleTest, Google Benchmark, nlohmann-json, Google Highway,
-# OpenBLAS, clang for the fuzzer) and the Python test tools (numpy, pytest). Installs nothing that is
-# already there, so on a prepared machine it needs no network. The CUDA toolkit
-# is optional and never installed here.
+# OpenBLAS, clang for the fuzzer; for the Python package's test, Debian's
+# python3 with venv, numpy, h5py, pytest and a CPU torch) and the Python test
+# tools (numpy, pytest). Installs nothing that is already there, so on a
+# prepared machine it needs no network (building the wheel fetches
+# scikit-build-core from PyPI). The CUDA toolkit is optional and never
+# installed here.
 set -euo pipefail
 
 SUDO=""
@@ -17,6 +20,12 @@ want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
 for pkg in cmake ninja-build g++ pkg-config googletest libgtest-dev libbenchmark-dev \
            nlohmann-json3-dev libhwy-dev libopenblas-dev libopenblas-pthread-dev \
            clang python3 python3-pip g++-aarch64-linux-gnu; do
+  want "$pkg"
+done
+# scripts/test_wheel.sh installs the wheel into a venv of Debian's python3
+# that sees these: Debian's torch is CPU-only and about 150 MB to download,
+# where PyPI's Linux torch pulls gigabytes of CUDA libraries.
+for pkg in python3-venv python3-numpy python3-h5py python3-pytest python3-torch; do
   want "$pkg"
 done
 # libFuzzer's runtime comes with the clang of the distribution's default version.

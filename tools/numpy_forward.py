@@ -44,6 +44,22 @@ def read_safetensors(path):
     return tensors, metadata
 
 
+def write_safetensors(path, tensors, metadata):
+    """Writes F32/I32 arrays (name -> ndarray) and string metadata, sorted by name."""
+    names = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32"}
+    header, blobs, offset = {"__metadata__": dict(metadata)}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -100,7 +116,12 @@ def softmax(x):
 
 
 class Seq2Seq:
-    """The model of docs/model-format.md, from a safetensors file's tensors + config."""
+    """The model of docs/model-format.md, from a safetensors file's tensors + config.
+
+    Sources come as the C API takes them (each row's valid tokens first, with
+    its length); source_rows() builds what the encoder reads (source_mask,
+    source_padding), and the attention weights go back to the caller's
+    positions."""
 
     def __init__(self, tensors, metadata):
         assert metadata["format"] == "seqattn.seq2seq", metadata.get("format")
@@ -109,6 +130,39 @@ class Seq2Seq:
         self.t = {k: v.astype(np.float64) for k, v in tensors.items()
                   if not k.startswith("fixture.")}
         self.reset_after = self.cfg["gru_variant"] == "reset_after"
+        self.kind = self.cfg["decoder"].get("kind", "attention_keras")
+        self.mask = self.cfg.get("source_mask", True)
+        self.pre = self.cfg.get("source_padding", "post") == "pre"
+        self.vs = (len(self.cfg["source_vocab"]) if "source_vocab" in self.cfg
+                   else self.cfg["source_vocab_size"])
+        self.vt = (len(self.cfg["target_vocab"]) if "target_vocab" in self.cfg
+                   else self.cfg["target_vocab_size"])
+
+    def source_rows(self, src, src_lengths):
+        """(rows, lengths, offsets): masked, the caller's rows; unmasked, rows of
+        exactly max_source_len with source_pad on the configured side, all valid."""
+        src, src_lengths = np.asarray(src), np.asarray(src_lengths)
+        B = src.shape[0]
+        if self.mask:
+            return src, src_lengths, np.zeros(B, np.int64)
+        L, pad = self.cfg["max_source_len"], self.cfg["special_tokens"]["source_pad"]
+        rows = np.full((B, L), pad, np.int64)
+        offsets = np.zeros(B, np.int64)
+        for b in range(B):
+            n = int(src_lengths[b])
+            assert n <= L, "a source longer than max_source_len"
+            offsets[b] = L - n if self.pre else 0
+            rows[b, offsets[b]:offsets[b] + n] = src[b, :n]
+        return rows, np.full(B, L, np.int64), offsets
+
+    @staticmethod
+    def caller_weights(weights, src_steps, src_lengths, offsets):
+        """[B, Td, L] encoder-row weights -> [B, Td, src_steps] in the caller's positions."""
+        out = np.zeros(weights.shape[:2] + (src_steps,))
+        for b in range(weights.shape[0]):
+            n = int(src_lengths[b])
+            out[b, :, :n] = weights[b, :, offsets[b]:offsets[b] + n]
+        return out
 
     def _embed(self, tokens, table, vocab_size):
         if table in self.t:
@@ -117,7 +171,7 @@ class Seq2Seq:
 
     def encode(self, src, src_lengths):
         t, cfg = self.t, self.cfg
-        x = self._embed(src, "encoder.embedding", len(cfg["source_vocab"]))
+        x = self._embed(src, "encoder.embedding", self.vs)
         h0 = np.zeros((src.shape[0], cfg["encoder"]["units"]))
         hf, sf = gru(x, src_lengths, h0, t["encoder.forward.kernel"],
                      t["encoder.forward.recurrent_kernel"], t["encoder.forward.bias"],
@@ -132,7 +186,7 @@ class Seq2Seq:
     def decode(self, h, state, src_lengths, tgt_in, tgt_lengths):
         """Teacher-forced: returns probs [B, Td, Vt], weights [B, Td, Ts], final state."""
         t, cfg = self.t, self.cfg
-        y = self._embed(tgt_in, "decoder.embedding", len(cfg["target_vocab"]))
+        y = self._embed(tgt_in, "decoder.embedding", self.vt)
         s, s_last = gru(y, tgt_lengths, state, t["decoder.kernel"], t["decoder.recurrent_kernel"],
                         t["decoder.bias"], self.reset_after)
         context, weights = additive_attention(h, s, src_lengths, t["attention.W"],
@@ -141,10 +195,65 @@ class Seq2Seq:
         logits = np.concatenate([s, context], -1) @ t["output.kernel"] + t["output.bias"]
         return softmax(logits), weights, s_last
 
+    def bahdanau_step(self, h, state, src_lengths, token):
+        """The PyTorch tutorial's AttnDecoderRNN, one step: h [B, Ts, He],
+        state s_{t-1} [B, Hd], token y_{t-1} [B] -> (probs [B, Vt], weights
+        [B, Ts], s_t). context = attention(h, s_{t-1}); s_t =
+        GRU(cat[embed(y), context], s_{t-1}); probs = softmax(out(s_t))."""
+        t = self.t
+        context, weights = additive_attention(h, state[:, None, :], src_lengths, t["attention.W"],
+                                              t["attention.U"], t.get("attention.bias"),
+                                              t["attention.v"])
+        x = np.concatenate([self._embed(token, "decoder.embedding", self.vt), context[:, 0]], -1)
+        ones = np.ones(len(token), np.int64)
+        _, s = gru(x[:, None, :], ones, state, t["decoder.kernel"], t["decoder.recurrent_kernel"],
+                   t["decoder.bias"], self.reset_after)
+        return softmax(s @ t["output.kernel"] + t["output.bias"]), weights[:, 0], s
+
     def forward(self, src, src_lengths, tgt_in, tgt_lengths):
-        h, state = self.encode(src, src_lengths)
-        probs, weights, _ = self.decode(h, state, src_lengths, tgt_in, tgt_lengths)
-        return probs, weights
+        """Teacher-forced probs [B, Td, Vt] and attention [B, Td, Ts] (caller's positions)."""
+        rows, lengths, offsets = self.source_rows(src, src_lengths)
+        h, state = self.encode(rows, lengths)
+        if self.kind == "bahdanau":
+            tgt_in = np.asarray(tgt_in)
+            probs = np.zeros(tgt_in.shape + (self.vt,))
+            weights = np.zeros(tgt_in.shape + (rows.shape[1],))
+            for step in range(tgt_in.shape[1]):
+                probs[:, step], weights[:, step], state = self.bahdanau_step(
+                    h, state, lengths, tgt_in[:, step])
+        else:
+            probs, weights, _ = self.decode(h, state, lengths, tgt_in, tgt_lengths)
+        return probs, self.caller_weights(weights, np.asarray(src).shape[1], src_lengths, offsets)
+
+    def greedy(self, src, src_lengths, max_steps):
+        """Greedy token ids: (tokens [B, max_steps] padded with target_pad,
+        lengths [B], attention [B, max_steps, Ts]), stopping at target_end."""
+        sp = self.cfg["special_tokens"]
+        rows, lengths, offsets = self.source_rows(src, src_lengths)
+        h, state = self.encode(rows, lengths)
+        B = rows.shape[0]
+        tok = np.full(B, sp["target_start"], np.int64)
+        tokens = np.full((B, max_steps), sp["target_pad"], np.int64)
+        weights = np.zeros((B, max_steps, rows.shape[1]))
+        out_len = np.full(B, -1)
+        for step in range(max_steps):
+            if self.kind == "bahdanau":
+                probs, w, state = self.bahdanau_step(h, state, lengths, tok)
+            else:
+                p, w3, state = self.decode(h, state, lengths, tok[:, None], np.ones(B, np.int64))
+                probs, w = p[:, 0], w3[:, 0]
+            tok = probs.argmax(-1)
+            for b in range(B):
+                if out_len[b] >= 0:
+                    continue
+                if tok[b] == sp["target_end"]:
+                    out_len[b] = step
+                else:
+                    tokens[b, step] = tok[b]
+                    weights[b, step] = w[b]
+        out_len[out_len < 0] = max_steps
+        src_steps = np.asarray(src).shape[1]
+        return tokens, out_len, self.caller_weights(weights, src_steps, src_lengths, offsets)
 
     def tokenize(self, text):
         cfg = self.cfg
@@ -212,8 +321,16 @@ def check_seq2seq_fixture(fixture_path, model_path=None):
     probs, weights = model.forward(ft["fixture.src_tokens"], ft["fixture.src_lengths"],
                                    ft["fixture.tgt_in_tokens"], ft["fixture.tgt_lengths"])
     # Only steps t < tgt_lengths[b] are defined; every fixture uses full lengths.
-    return {"probs": max_diff(probs, ft["fixture.probs"]),
-            "attention": max_diff(weights, ft["fixture.attention"])}
+    diffs = {"probs": max_diff(probs, ft["fixture.probs"]),
+             "attention": max_diff(weights, ft["fixture.attention"])}
+    if "fixture.greedy_tokens" in ft:  # tools/make_decoder_fixtures.py
+        tokens, lengths, att = model.greedy(ft["fixture.src_tokens"], ft["fixture.src_lengths"],
+                                            ft["fixture.greedy_tokens"].shape[1])
+        diffs["greedy tokens (count differing)"] = float(
+            np.sum(tokens != ft["fixture.greedy_tokens"]) +
+            np.sum(lengths != ft["fixture.greedy_lengths"]))
+        diffs["greedy attention"] = max_diff(att, ft["fixture.greedy_attention"])
+    return diffs
 
 
 def check_forecaster_fixture(path):
@@ -255,7 +372,9 @@ def main():
               ("seed_onehot.safetensors", check_seq2seq_fixture),
               ("seed_onehot_bidir.safetensors", check_seq2seq_fixture),
               ("embed_reset_before.safetensors", check_seq2seq_fixture),
-              ("forecaster.safetensors", check_forecaster_fixture)]
+              ("forecaster.safetensors", check_forecaster_fixture),
+              ("bahdanau_tutorial.safetensors", check_seq2seq_fixture),
+              ("unpadded_pre.safetensors", check_seq2seq_fixture)]
     for name, check in checks:
         diffs = check(os.path.join(args.fixtures, name))
         worst = max(worst, *diffs.values())

@@ -256,18 +256,38 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
 /* ------------------------------------------------------------------- model */
 /*
  * A model loaded from a safetensors file (docs/model-format.md), of one of two
- * kinds (seqattn_model_info.kind):
- * - an attention seq2seq model (format "seqattn.seq2seq"): embedding or one-hot
- *   inputs, GRU encoder (optionally bidirectional), GRU decoder, additive
- *   attention, Dense softmax; it translates and scores token ids;
- * - a sequence head (format "seqattn.sequence_head"): SimpleRNN/GRU layers,
- *   attention pooling, Dense layers; seqattn_model_predict maps x [B, T, F] to
- *   y [B, N].
- * A function of the other kind refuses the model (SEQATTN_ERROR_INVALID_ARGUMENT,
- * naming it). A model lives in the memory of the
- * handle it was loaded on and runs only with that handle. It keeps that memory
- * alive: a model may be destroyed before or after its handle. Token arrays, lengths and outputs of these functions are
- * host memory on every device.
+ * kinds (seqattn_model_info.kind): a sequence head (format
+ * "seqattn.sequence_head": SimpleRNN/GRU layers, attention pooling, Dense
+ * layers), run by seqattn_model_predict (x [B, T, F] -> y [B, N]), or, format
+ * "seqattn.seq2seq", an attention seq2seq model that translates and scores:
+ * embedding or one-hot inputs, GRU encoder (optionally bidirectional), GRU
+ * decoder, additive attention, Dense softmax. The decoder is attention_keras'
+ * (attention over the decoder GRU's outputs) or, with decoder.kind "bahdanau",
+ * the PyTorch tutorial's AttnDecoderRNN (attention from the previous state,
+ * the context fed into the GRU's input).
+ *
+ * Source rows: callers give each row's valid tokens first, src_lengths[b] of
+ * them (what follows is ignored). With the file's source_mask true (the
+ * default) pad positions are masked out of the encoder and attention, and the
+ * padding side does not matter. With source_mask false the library places the
+ * valid tokens on the file's source_padding side ("post" or "pre") of a row of
+ * exactly max_source_len tokens, source_pad on the other side, and runs over
+ * all of it, as a framework model trained on pad_sequences(maxlen=...) without
+ * a mask; a row longer than max_source_len is SEQATTN_ERROR_INVALID_ARGUMENT,
+ * and the attention weights returned are those of the caller's tokens, in the
+ * caller's positions (the weight on pads is left out).
+ *
+ * A file may have no vocabularies (only their sizes): its model takes and
+ * gives token ids only, and the text functions below (source_token,
+ * target_token, encode_source, source_spans, decode_target) return
+ * SEQATTN_ERROR_UNSUPPORTED saying so (has_source_vocab / has_target_vocab in
+ * seqattn_model_info).
+ *
+ * A function of the other kind refuses a model (SEQATTN_ERROR_INVALID_ARGUMENT,
+ * naming its kind). A model lives in the memory of the handle it was loaded on
+ * and runs only with that handle. It keeps that memory alive: a model may be
+ * destroyed before or after its handle. Token arrays, lengths and outputs of
+ * these functions are host memory on every device.
  * Like its handle, a model is for one thread at a time (see
  * seqattn_handle_create): a model and its handle must not be used from two
  * threads at once.
@@ -279,6 +299,12 @@ typedef SEQATTN_ENUM(seqattn_tokenization) {
   SEQATTN_TOKENIZATION_WORDS = 1  /* split on ASCII whitespace; output joined with one space */
 } seqattn_tokenization;
 
+/* config.decoder.kind (docs/model-format.md) */
+typedef SEQATTN_ENUM(seqattn_decoder_kind) {
+  SEQATTN_DECODER_ATTENTION_KERAS = 0, /* attention over the decoder GRU's outputs */
+  SEQATTN_DECODER_BAHDANAU = 1 /* attention from the previous state into the GRU's input */
+} seqattn_decoder_kind;
+
 typedef SEQATTN_ENUM(seqattn_model_kind) {
   SEQATTN_MODEL_SEQ2SEQ = 0,      /* format "seqattn.seq2seq": translate, score */
   SEQATTN_MODEL_SEQUENCE_HEAD = 1 /* format "seqattn.sequence_head": predict */
@@ -286,8 +312,8 @@ typedef SEQATTN_ENUM(seqattn_model_kind) {
 
 typedef struct seqattn_model_info {
   uint32_t struct_size; /* sizeof(seqattn_model_info); set by _init. The size of
-                           the struct before the sequence-head fields (up to
-                           `description`) is accepted too: get_info fills that much */
+                           seqattn 0.1.0's struct (up to `description`) is accepted
+                           too: get_info fills that much */
   int32_t source_vocab_size;     /* Vs */
   int32_t target_vocab_size;     /* Vt */
   int32_t encoder_units;         /* H, per direction */
@@ -301,13 +327,18 @@ typedef struct seqattn_model_info {
   seqattn_gru_variant gru_variant;
   seqattn_tokenization tokenization;
   int32_t lowercase_source; /* 0 or 1: ASCII letters lower-cased before lookup */
-  int32_t source_pad, source_unk;
+  int32_t source_pad, source_unk;        /* source_unk: -1 without a source vocabulary */
   int32_t target_pad, target_start, target_end;
   int32_t max_source_len, max_target_len; /* trained on; max_target_len: default decode steps */
   const char* name;                       /* "" if the file has none; valid while the model lives */
   const char* description;                /* likewise */
-  /* Appended; the seq2seq fields above are 0 for a sequence head, these are 0
-   * for a seq2seq model (except kind). */
+  seqattn_decoder_kind decoder_kind;
+  int32_t source_padding_pre; /* 1: source_padding "pre" (pads before the tokens), 0: "post" */
+  int32_t source_mask;        /* 1: pads masked out; 0: every source padded to max_source_len */
+  int32_t has_source_vocab;   /* 0: ids only (text functions give SEQATTN_ERROR_UNSUPPORTED) */
+  int32_t has_target_vocab;   /* likewise for the target side */
+  /* The sequence head's; 0 for a seq2seq model (except kind), whose fields
+   * above are 0 for a sequence head. */
   seqattn_model_kind kind;
   int32_t input_features; /* F: x is [B, T, F] */
   int32_t steps;          /* T: predict takes exactly this many steps */

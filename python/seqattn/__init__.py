@@ -9,8 +9,11 @@ handles; the math of each function is docs/math.md.
         context, weights = seqattn.additive_attention(h, enc, dec, W, U, v,
                                                       enc_lengths=[7, 3])
 
-The library is found through SEQATTN_LIBRARY, next to this package, or the
-system loader (see seqattn._raw). `seqattn._raw` is the C API one to one.
+`pip install .` puts the library inside this package, where it is found
+first after SEQATTN_LIBRARY (then beside the package, then the system loader;
+see seqattn._raw). `seqattn._raw` is the C API one to one; `seqattn.torch`
+(imported on first use, needs torch) has the ops on torch tensors and
+nn.Modules with the parameters of the PyTorch tutorial's BahdanauAttention.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ __all__ = [
     "Handle", "SeqattnError", "Status", "Model",
     "additive_attention", "project_keys", "additive_attention_projected", "attention_pooling",
     "gru", "simple_rnn", "dense", "torch_gru_to_keras",
-    "version", "build_features", "cuda_device_count", "load_library",
+    "version", "build_features", "cpu_info", "cuda_device_count", "load_library",
 ]
 
 
@@ -50,6 +53,19 @@ def build_features() -> dict:
             "openmp": bool(f & _raw.SEQATTN_FEATURE_OPENMP)}
 
 
+def cpu_info() -> str:
+    """The fast CPU path's setup: the SIMD target picked, OpenBLAS's build and kernels, threads."""
+    return _raw.seqattn_cpu_info().decode("utf-8", "replace")
+
+
 def cuda_device_count() -> int:
     """Usable CUDA devices; 0 without a driver, a GPU, or CUDA in the build."""
     return int(_raw.seqattn_cuda_device_count())
+
+
+def __getattr__(name: str):
+    # seqattn.torch on first use: torch is optional and slow to import.
+    if name == "torch":
+        import importlib
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

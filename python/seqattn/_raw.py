@@ -8,9 +8,13 @@ is the friendly layer's job (seqattn/__init__.py); this layer is for callers
 who manage their own memory, and for tests of the C boundary itself.
 
 The library is loaded on first use, from the first of:
-  1. the file named by the environment variable SEQATTN_LIBRARY,
-  2. a libseqattn shared object next to this package (inside it or beside it),
-  3. ctypes.util.find_library("seqattn") (the system's loader paths).
+  1. the file named by the environment variable SEQATTN_LIBRARY (only that
+     file: if it cannot be loaded, load() fails rather than fall back),
+  2. a libseqattn shared object found relative to this file: inside the
+     package (where `pip install .` puts it; any folder of the package, as
+     an editable install has two) or beside it,
+  3. ctypes.util.find_library("seqattn") (the system's loader paths, e.g. a
+     `cmake --install`ed libseqattn).
 
     from seqattn import _raw
     opts = _raw.seqattn_handle_options()
@@ -73,6 +77,11 @@ class seqattn_tokenization(enum.IntEnum):
     SEQATTN_TOKENIZATION_WORDS = 1  # split on ASCII whitespace
 
 
+class seqattn_decoder_kind(enum.IntEnum):
+    SEQATTN_DECODER_ATTENTION_KERAS = 0  # attention over the decoder GRU's outputs
+    SEQATTN_DECODER_BAHDANAU = 1  # attention from the previous state into the GRU's input
+
+
 class seqattn_model_kind(enum.IntEnum):
     SEQATTN_MODEL_SEQ2SEQ = 0        # format "seqattn.seq2seq": translate, score
     SEQATTN_MODEL_SEQUENCE_HEAD = 1  # format "seqattn.sequence_head": predict
@@ -85,7 +94,8 @@ SEQATTN_RNN_REVERSE = 1
 
 # The enum members as module constants too, as C code spells them.
 for _enum in (seqattn_status, seqattn_device, seqattn_math, seqattn_gru_variant,
-              seqattn_activation, seqattn_tokenization, seqattn_model_kind):
+              seqattn_activation, seqattn_tokenization, seqattn_decoder_kind,
+              seqattn_model_kind):
     globals().update(_enum.__members__)
 del _enum
 
@@ -157,6 +167,11 @@ class seqattn_model_info(Structure):
         ("max_target_len", c_int32),
         ("name", c_char_p),  # valid while the model lives
         ("description", c_char_p),
+        ("decoder_kind", c_enum),  # SEQATTN_DECODER_*
+        ("source_padding_pre", c_int32),
+        ("source_mask", c_int32),
+        ("has_source_vocab", c_int32),
+        ("has_target_vocab", c_int32),
         # Appended: the sequence head's (0 for a seq2seq model, except kind).
         ("kind", c_enum),
         ("input_features", c_int32),
@@ -333,7 +348,12 @@ def library_candidates() -> list[str]:
     if env:
         found.append(env)
     here = Path(__file__).resolve().parent
-    for folder in (here, here.parent):
+    # An editable install (pip install -e .) leaves these files in the source
+    # tree and puts the library in the package's other folder, in
+    # site-packages: every folder of the package counts as inside it.
+    package = sys.modules.get(__package__ or "")
+    inside = [here] + [Path(p).resolve() for p in getattr(package, "__path__", ())]
+    for folder in dict.fromkeys(inside + [here.parent]):
         for name in _LIBRARY_NAMES:
             if (folder / name).is_file():
                 found.append(str(folder / name))
@@ -366,9 +386,10 @@ def load(path: str | os.PathLike | None = None) -> ctypes.CDLL:
                 candidates = candidates[:1]
         if not candidates:
             raise OSError(
-                "seqattn: cannot find the seqattn shared library; set SEQATTN_LIBRARY to "
-                "its path (e.g. build/libseqattn.so), put it next to the seqattn package, "
-                "or install it where the system loader finds it")
+                "seqattn: cannot find the seqattn shared library; install the package with "
+                "`pip install .` at the repository root (it carries the library), set "
+                "SEQATTN_LIBRARY to its path (e.g. build/libseqattn.so), put it next to the "
+                "seqattn package, or install it where the system loader finds it")
         errors = []
         for candidate in candidates:
             try:

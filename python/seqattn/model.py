@@ -14,6 +14,11 @@ with predict().
         y = m.predict(x)                                 # x [B, T, F] -> y [B, N]
         y, weights = m.predict(x, pooling_weights=True)  # weights [B, T]
 
+A model file without vocabularies (docs/model-format.md) works on token ids:
+wherever a text goes in or comes out, it is then a string of space-separated
+ids ("5 8 3"; a list of ints is taken too), on the side without a vocabulary;
+source_vocab / target_vocab are None.
+
 Token arrays, lengths and outputs are host (numpy) memory on every device;
 the weights and the work stay on the handle's device. A Model runs only with
 the handle it was loaded on; it may be closed before or after that handle.
@@ -89,6 +94,13 @@ def _info_dict(i: _raw.seqattn_model_info) -> dict:
                           else "reset_before")
     out["tokenization"] = ("chars" if i.tokenization == _raw.SEQATTN_TOKENIZATION_CHARS
                            else "words")
+    out["decoder_kind"] = ("bahdanau" if i.decoder_kind == _raw.SEQATTN_DECODER_BAHDANAU
+                           else "attention_keras")
+    out["source_padding"] = "pre" if i.source_padding_pre else "post"
+    del out["source_padding_pre"]
+    out["source_mask"] = bool(i.source_mask)
+    out["has_source_vocab"] = bool(i.has_source_vocab)
+    out["has_target_vocab"] = bool(i.has_target_vocab)
     out["name"] = (i.name or b"").decode("utf-8", "replace")
     out["description"] = (i.description or b"").decode("utf-8", "replace")
     # Each kind's dict has its own fields only (the struct holds 0 for the other's).
@@ -100,6 +112,23 @@ def _info_dict(i: _raw.seqattn_model_info) -> dict:
             del out[k]
         out["kind"] = "seq2seq"
     return out
+
+
+def _parse_ids(text, name: str) -> np.ndarray:
+    """Token ids from "5 8 3" (or from a sequence of ints), for a model side
+    without a vocabulary; the C call checks their range."""
+    if isinstance(text, str):
+        pieces = text.split()
+        for p in pieces:
+            if not (p.isascii() and p.isdigit()):
+                raise ValueError(f"{name}: {p!r} is not a token id (a model without a "
+                                 "vocabulary takes space-separated non-negative integers)")
+        return int32_array(name, [int(p) for p in pieces]).reshape(-1)
+    return int32_array(name, text).reshape(-1)
+
+
+def _join_ids(ids) -> str:
+    return " ".join(str(int(i)) for i in ids)
 
 
 def _ptr(a: np.ndarray | None, ctype):
@@ -128,12 +157,15 @@ class Model(Closeable):
         # Copied now: info.name and info.description point into the model,
         # which close() frees while this object (and its info) may live on.
         self._info = _info_dict(info)
-        self.source_vocab = [self._token(_raw.seqattn_model_source_token, i)
-                             for i in range(info.source_vocab_size)]
-        self.target_vocab = [self._token(_raw.seqattn_model_target_token, i)
-                             for i in range(info.target_vocab_size)]
+        # None: the file has no vocabulary for that side (token ids only).
+        self.source_vocab = ([self._token(_raw.seqattn_model_source_token, i)
+                              for i in range(info.source_vocab_size)]
+                             if info.has_source_vocab else None)
+        self.target_vocab = ([self._token(_raw.seqattn_model_target_token, i)
+                              for i in range(info.target_vocab_size)]
+                             if info.has_target_vocab else None)
         self._target_index = {}
-        for i, t in enumerate(self.target_vocab):
+        for i, t in enumerate(self.target_vocab or []):
             self._target_index.setdefault(t, i)
 
     # ------------------------------------------------------------ lifetime
@@ -144,6 +176,14 @@ class Model(Closeable):
         if self.handle.closed:
             raise ValueError("the Handle this Model was loaded on is closed")
         return self._m
+
+    def _seq2seq(self):
+        """The model, after the library confirms it is a seq2seq model: a
+        sequence head is refused with the library's message naming its kind."""
+        m = self._model()
+        if self._info["kind"] != "seq2seq":
+            check_status(_raw.seqattn_model_source_vocab_size(m, byref(c_int32())))
+        return m
 
     def close(self) -> None:
         m, self._m = self._m, None
@@ -177,11 +217,14 @@ class Model(Closeable):
     # ---------------------------------------------------------- tokenising
 
     def encode_source(self, text: str) -> np.ndarray:
-        """Source token ids of `text`, tokenised as the model was trained."""
+        """Source token ids of `text`, tokenised as the model was trained (without
+        a source vocabulary: the ids written in `text`)."""
         return self._encode_source(text, "text")
 
     def _encode_source(self, text: str, name: str) -> np.ndarray:
         m = self._model()
+        if self.source_vocab is None:
+            return _parse_ids(text, name)
         if not isinstance(text, str):
             raise TypeError(f"{name} must be a str, got {type(text).__name__}")
         raw = _c_string(name, text.encode("utf-8"))
@@ -194,7 +237,8 @@ class Model(Closeable):
         return ids
 
     def decode_target(self, ids) -> str:
-        """Text of target ids (pad, start and end left out)."""
+        """Text of target ids (pad, start and end left out). Without a target
+        vocabulary the library refuses (seqattn.SeqattnError): use the ids."""
         m = self._model()
         ids = int32_array("ids", ids).reshape(-1)
         n = c_size_t()
@@ -208,7 +252,10 @@ class Model(Closeable):
     def encode_target(self, text: str) -> np.ndarray:
         """Target ids of `text` (chars or words, as the model's tokenisation), for
         scoring; a token outside the target vocabulary raises ValueError."""
+        self._seq2seq()
         self._model()  # a closed model encodes nothing, like the C calls
+        if self.target_vocab is None:
+            return _parse_ids(text, "target")
         pieces = list(text) if self._info["tokenization"] == "chars" else text.split()
         try:
             return np.array([self._target_index[p] for p in pieces], np.int32)
@@ -232,6 +279,7 @@ class Model(Closeable):
         lengths [B]) or, with attention=True, (tokens, lengths, weights
         [B, max_steps, Ts]); past a row's length tokens are target_pad and
         weights 0."""
+        self._seq2seq()
         m = self._model()
         src = int32_array("src_tokens", src_tokens)
         if src.ndim != 2:
@@ -250,7 +298,9 @@ class Model(Closeable):
         return (out, out_len, weights) if attention else (out, out_len)
 
     def translate(self, texts, max_steps=None):
-        """Translations of a list of strings (or of one string, then a string)."""
+        """Translations of a list of strings (or of one string, then a string).
+        Without a target vocabulary a translation is its space-separated ids."""
+        self._seq2seq()
         if max_steps is not None:  # before any tokenising or allocation
             max_steps = int32_value("max_steps", max_steps, low=1)
         single = isinstance(texts, str)
@@ -259,20 +309,27 @@ class Model(Closeable):
             return []
         src, lengths, _ = self._batch(texts, "texts", single)
         out, out_len = self.translate_tokens(src, lengths, max_steps)
-        result = [self.decode_target(out[b, :out_len[b]]) for b in range(len(texts))]
+        result = [self._target_text(out[b, :out_len[b]]) for b in range(len(texts))]
         return result[0] if single else result
+
+    def _target_text(self, ids) -> str:
+        return _join_ids(ids) if self.target_vocab is None else self.decode_target(ids)
 
     def attention(self, text: str, max_steps=None):
         """(weights [len(out), len(src)], source tokens, output tokens) of one
-        translation: the tokens are the vocabulary's strings; weights[t, i] is
-        how much output token t attended to source token i."""
+        translation: the tokens are the vocabulary's strings (ints on a side
+        without one); weights[t, i] is how much output token t attended to
+        source token i."""
+        self._seq2seq()
         if max_steps is not None:
             max_steps = int32_value("max_steps", max_steps, low=1)
         src, lengths, rows = self._batch([text], "text", single=True)
         out, out_len, w = self.translate_tokens(src, lengths, max_steps, attention=True)
         n_out, n_src = int(out_len[0]), len(rows[0])
-        src_tokens = [self.source_vocab[i] for i in rows[0]]
-        out_tokens = [self.target_vocab[i] for i in out[0, :n_out]]
+        src_tokens = [int(i) if self.source_vocab is None else self.source_vocab[i]
+                      for i in rows[0]]
+        out_tokens = [int(i) if self.target_vocab is None else self.target_vocab[i]
+                      for i in out[0, :n_out]]
         return w[0, :n_out, :n_src].copy(), src_tokens, out_tokens
 
     def score(self, sources, targets=None, src_lengths=None, tgt_lengths=None):
@@ -286,6 +343,7 @@ class Model(Closeable):
         score(src_tokens [B, Ts], tgt_in_tokens [B, Td], src_lengths, tgt_lengths):
         the C call on token ids; returns (probs, attention). Rows past a length are 0.
         """
+        self._seq2seq()
         if targets is not None and len(targets) and isinstance(targets[0], str):
             if len(sources) != len(targets):
                 raise ValueError(f"{len(sources)} sources but {len(targets)} targets")

@@ -4,6 +4,7 @@ that agrees with greedy decoding, and errors that name the problem, on both
 CPU paths (the fast one and the reference). Skips when the model file is
 absent."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,11 @@ def test_translate_dates(model):
 
 
 def test_default_path_is_the_date_model(model):
-    assert model.path.resolve() == MODEL.resolve()
+    if os.environ.get("SEQATTN_TEST_INSTALLED") == "1":  # the wheel's copy (conftest.py)
+        assert model.path.resolve() == Path(seqattn.__file__).resolve().parent / MODEL.name
+        assert model.path.read_bytes() == MODEL.read_bytes()
+    else:
+        assert model.path.resolve() == MODEL.resolve()
     info = model.info
     assert info["name"] == "date-normaliser"
     assert info["tokenization"] == "chars"

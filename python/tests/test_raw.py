@@ -3,6 +3,8 @@ SEQATTN_ERROR_INVALID_ARGUMENT with a message naming the argument, and a
 refused call writes nothing."""
 
 import ctypes
+import importlib.metadata
+import os
 import re
 import threading
 from ctypes import byref
@@ -16,6 +18,7 @@ from seqattn import _raw
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 SOURCE_DIR = PYTHON_DIR.parent
+INSTALLED = os.environ.get("SEQATTN_TEST_INSTALLED") == "1"  # see conftest.py
 
 INVALID = _raw.SEQATTN_ERROR_INVALID_ARGUMENT
 NULL = None
@@ -62,8 +65,12 @@ def test_version_agrees_everywhere():
     major, minor, patch = map(int, parts)
     assert _raw.seqattn_version() == major * 10000 + minor * 100 + patch
     assert seqattn.__version__ == seqattn.version()
-    pyproject = (PYTHON_DIR / "pyproject.toml").read_text()
-    assert f'version = "{seqattn.version()}"' in pyproject
+    # The package's version is read from the header too (pyproject.toml), and
+    # an installed package's metadata says the same.
+    pyproject = (SOURCE_DIR / "pyproject.toml").read_text()
+    assert 'input = "include/seqattn/seqattn.h"' in pyproject
+    if INSTALLED:
+        assert importlib.metadata.version("seqattn") == seqattn.version()
 
 
 def test_status_strings_match_the_enum():

@@ -62,7 +62,7 @@ def test_forecaster_info(cpu):
         assert (i["rnn_layers"], i["dense_layers"], i["pooled_dim"]) == (1, 1, 2)
         assert i["name"] == "seed-003-forecaster"
         assert "source_vocab_size" not in i and "gru_variant" not in i  # the seq2seq kind's
-        assert m.source_vocab == [] and m.target_vocab == []
+        assert m.source_vocab is None and m.target_vocab is None
 
 
 def test_predict_refusals_name_the_problem(cpu):
@@ -78,8 +78,10 @@ def test_predict_refusals_name_the_problem(cpu):
             m.predict(x[0])
         with pytest.raises(TypeError, match="floating-point"):
             m.predict(x.astype(np.int32))
-        with pytest.raises(seqattn.SeqattnError, match="model is a sequence head"):
-            m.translate("12 3")
+        for call in (lambda: m.translate("12 3"), lambda: m.translate_tokens([[1, 2]]),
+                     lambda: m.score(["1 2"], ["3"]), lambda: m.attention("1 2")):
+            with pytest.raises(seqattn.SeqattnError, match="model is a sequence head"):
+                call()
 
 
 def test_a_seq2seq_model_refuses_predict(cpu):

@@ -71,6 +71,29 @@ std::vector<std::string> get_vocab(const json& object, const char* key) {
   return vocab;
 }
 
+// A vocabulary (`key`, a non-empty array of strings) or, when the file has
+// none, its size alone (`size_key`); both present must agree. Sets `count`.
+std::vector<std::string> get_vocab_or_size(const json& object, const char* key,
+                                           const char* size_key, int32_t& count) {
+  const bool has_size = object.contains(size_key);
+  if (!object.contains(key)) {
+    if (!has_size)
+      format_error(std::string("model config lacks both \"") + key + "\" and \"" + size_key +
+                   "\" (a model without a vocabulary gives its size)");
+    count = get_int(object, size_key, size_key, 1, int64_t(kMaxVocab));
+    return {};
+  }
+  std::vector<std::string> vocab = get_vocab(object, key);
+  count = int32_t(vocab.size());
+  if (has_size) {
+    const int32_t n = get_int(object, size_key, size_key, 1, int64_t(kMaxVocab));
+    if (n != count)
+      format_error(std::string("model config field \"") + size_key + "\" = " + std::to_string(n) +
+                   " but \"" + key + "\" has " + std::to_string(count) + " entries");
+  }
+  return vocab;
+}
+
 std::string metadata_value(const st::File& file, const char* key) {
   const auto it = file.metadata().find(key);
   if (it == file.metadata().end())
@@ -111,6 +134,16 @@ Config parse_config(const st::File& file) {
   const json& dec = get_object(j, "decoder", "decoder");
   c.decoder_units = get_int(dec, "units", "decoder.units", 1, kMaxDim);
   c.decoder_embedding_dim = get_int(dec, "embedding_dim", "decoder.embedding_dim", 0, kMaxDim);
+  if (dec.contains("kind")) {
+    const std::string kind = get_string(dec, "kind", "decoder.kind");
+    if (kind == "attention_keras")
+      c.decoder_kind = DecoderKind::kAttentionKeras;
+    else if (kind == "bahdanau")
+      c.decoder_kind = DecoderKind::kBahdanau;
+    else
+      format_error("model config field \"decoder.kind\" = \"" + kind +
+                   "\" is neither \"attention_keras\" nor \"bahdanau\"");
+  }
   const json& att = get_object(j, "attention", "attention");
   c.attention_units = get_int(att, "units", "attention.units", 1, kMaxDim);
   c.attention_bias = get_bool(att, "bias", "attention.bias");
@@ -123,25 +156,44 @@ Config parse_config(const st::File& file) {
   else
     format_error("model config field \"gru_variant\" = \"" + variant +
                  "\" is neither \"reset_after\" nor \"reset_before\"");
-  const std::string tok = get_string(j, "tokenization", "tokenization");
-  if (tok == "chars")
-    c.tokenization = Tokenization::kChars;
-  else if (tok == "words")
-    c.tokenization = Tokenization::kWords;
-  else
-    format_error("model config field \"tokenization\" = \"" + tok +
-                 "\" is neither \"chars\" nor \"words\"");
-  c.lowercase_source = get_bool(j, "lowercase_source", "lowercase_source");
+  c.source_vocab = get_vocab_or_size(j, "source_vocab", "source_vocab_size", c.source_vocab_count);
+  c.target_vocab = get_vocab_or_size(j, "target_vocab", "target_vocab_size", c.target_vocab_count);
+  // Tokenisation only matters to text, so a model without vocabularies may omit it.
+  const bool any_vocab = c.has_source_vocab() || c.has_target_vocab();
+  if (any_vocab || j.contains("tokenization")) {
+    const std::string tok = get_string(j, "tokenization", "tokenization");
+    if (tok == "chars")
+      c.tokenization = Tokenization::kChars;
+    else if (tok == "words")
+      c.tokenization = Tokenization::kWords;
+    else
+      format_error("model config field \"tokenization\" = \"" + tok +
+                   "\" is neither \"chars\" nor \"words\"");
+  }
+  if (any_vocab || j.contains("lowercase_source"))
+    c.lowercase_source = get_bool(j, "lowercase_source", "lowercase_source");
 
-  c.source_vocab = get_vocab(j, "source_vocab");
-  c.target_vocab = get_vocab(j, "target_vocab");
   const json& sp = get_object(j, "special_tokens", "special_tokens");
   const int64_t vs = c.source_vocab_size() - 1, vt = c.target_vocab_size() - 1;
   c.source_pad = get_int(sp, "source_pad", "special_tokens.source_pad", 0, vs);
-  c.source_unk = get_int(sp, "source_unk", "special_tokens.source_unk", 0, vs);
+  // unk is what text maps an unknown token to: no text, no unk needed.
+  if (c.has_source_vocab() || sp.contains("source_unk"))
+    c.source_unk = get_int(sp, "source_unk", "special_tokens.source_unk", 0, vs);
   c.target_pad = get_int(sp, "target_pad", "special_tokens.target_pad", 0, vt);
   c.target_start = get_int(sp, "target_start", "special_tokens.target_start", 0, vt);
   c.target_end = get_int(sp, "target_end", "special_tokens.target_end", 0, vt);
+
+  if (j.contains("source_padding")) {
+    const std::string side = get_string(j, "source_padding", "source_padding");
+    if (side == "post")
+      c.source_padding = SourcePadding::kPost;
+    else if (side == "pre")
+      c.source_padding = SourcePadding::kPre;
+    else
+      format_error("model config field \"source_padding\" = \"" + side +
+                   "\" is neither \"post\" nor \"pre\"");
+  }
+  if (j.contains("source_mask")) c.source_mask = get_bool(j, "source_mask", "source_mask");
   c.max_source_len = get_int(j, "max_source_len", "max_source_len", 1, kMaxDim);
   c.max_target_len = get_int(j, "max_target_len", "max_target_len", 1, kMaxDecodeSteps);
   // name and description are for people; a file without them still runs.

@@ -48,14 +48,28 @@ Model::Model(Backend& backend, const st::File& file)
   }
   if (c.decoder_embedding_dim > 0)
     decoder_embedding_ = upload(file.read_f32("decoder.embedding", {vt, et}));
-  load_gru(file, "decoder.", et, hd, decoder_);
+  // bahdanau: the kernel's rows are the embedding part [Et], then the context part [He].
+  const int64_t extra = c.decoder_input_extra();
+  load_gru(file, "decoder.", et + extra, hd, decoder_);
   set_input_path(decoder_, c.decoder_embedding_dim > 0 ? &decoder_embedding_ : nullptr, vt, et, hd);
+  if (extra > 0 && c.decoder_embedding_dim == 0 && vt > 3 * hd) {
+    // The table is the kernel's first Vt rows (x·kernel already), so the step
+    // input is [3Hd + He] and its kernel [I_3Hd; the context rows].
+    const std::vector<float> kernel = file.read_f32("decoder.kernel", {et + extra, 3 * hd});
+    const int64_t g = 3 * hd;
+    std::vector<float> step(size_t((g + extra) * g), 0.0f);
+    for (int64_t i = 0; i < g; ++i) step[size_t(i * g + i)] = 1.0f;
+    std::copy(kernel.begin() + vt * g, kernel.end(), step.begin() + g * g);
+    decoder_step_kernel_ = upload(step);
+    decoder_.input.kernel = decoder_step_kernel_.f32();
+  }
 
   attention_W_ = upload(file.read_f32("attention.W", {he, a}));
   attention_U_ = upload(file.read_f32("attention.U", {hd, a}));
   if (c.attention_bias) attention_bias_ = upload(file.read_f32("attention.bias", {a}));
   attention_v_ = upload(file.read_f32("attention.v", {a}));
-  output_kernel_ = upload(file.read_f32("output.kernel", {hd + he, vt}));
+  const int64_t output_in = c.decoder_kind == DecoderKind::kBahdanau ? hd : hd + he;
+  output_kernel_ = upload(file.read_f32("output.kernel", {output_in, vt}));
   output_bias_ = upload(file.read_f32("output.bias", {vt}));
   // The host vectors are gone once this returns; a device backend may still be copying.
   backend_->synchronize();
@@ -153,6 +167,113 @@ Model::Encoded Model::encode(int32_t batch, int32_t src_steps, const int32_t* d_
   return enc;
 }
 
+Model::Source Model::prepare_source(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
+                                    const int32_t* src_lengths) {
+  const size_t B = size_t(batch);
+  Source src;
+  src.offset.assign(B, 0);
+  src.length.resize(B);
+  for (size_t b = 0; b < B; ++b) src.length[b] = src_lengths ? src_lengths[b] : src_steps;
+  if (config_.source_mask) {
+    src.ids = upload_ids(src_tokens, B * size_t(src_steps));
+    src.steps = src_steps;
+    src.lengths = src_lengths;
+    return src;
+  }
+  // Unmasked: rows of max_source_len, as pad_sequences(maxlen=...) built them
+  // (capi/model.cpp refused longer rows).
+  const size_t L = size_t(config_.max_source_len);
+  std::vector<int32_t> rows(B * L, config_.source_pad);
+  for (size_t b = 0; b < B; ++b) {
+    const size_t n = size_t(src.length[b]);
+    const size_t off = config_.source_padding == SourcePadding::kPre ? L - n : 0;
+    src.offset[b] = int32_t(off);
+    std::copy_n(src_tokens + b * size_t(src_steps), n, rows.begin() + long(b * L + off));
+  }
+  src.ids = upload_ids(rows.data(), rows.size());
+  src.steps = config_.max_source_len;
+  return src;
+}
+
+void Model::weights_to_caller(const Source& src, size_t b, const float* in, int32_t caller_steps,
+                              float* out) {
+  const auto n = size_t(src.length[b]), off = size_t(src.offset[b]);
+  std::copy_n(in + off, n, out);
+  std::fill(out + n, out + caller_steps, 0.0f);
+}
+
+Model::StepBuffers Model::step_buffers(int32_t batch, const Source& src, const Encoded& enc) {
+  const size_t B = size_t(batch), he = size_t(config_.encoder_out_dim()), f = sizeof(float);
+  const size_t dim = size_t(decoder_.input.dim), a = size_t(config_.attention_units);
+  StepBuffers buf;
+  buf.keys = DeviceBuffer(cache_, B * size_t(src.steps) * a * f);
+  const seqattn_attention_dims dims{batch,       src.steps,   1,
+                                    int32_t(he), config_.decoder_units, config_.attention_units};
+  backend_->project_keys(ProjectKeysArgs{dims, enc.outputs.f32(), attention_W_.f32(),
+                                         config_.attention_bias ? attention_bias_.f32() : nullptr,
+                                         buf.keys.f32()});
+  buf.x = DeviceBuffer(cache_, B * dim * f);
+  buf.context = DeviceBuffer(cache_, B * he * f);
+  buf.cat = DeviceBuffer(cache_, B * (dim + he) * f);
+  return buf;
+}
+
+void Model::bahdanau_step(int32_t batch, const Source& src, const Encoded& enc, StepBuffers& buf,
+                          const int32_t* d_ids, const float* s_prev, float* s_cur,
+                          float* weights) {
+  Backend& be = *backend_;
+  const int64_t he = config_.encoder_out_dim(), dim = decoder_.input.dim;
+  ProjectedAttentionArgs att{};
+  att.dims = {batch, src.steps, 1, int32_t(he), config_.decoder_units, config_.attention_units};
+  att.encoder_out = enc.outputs.f32();
+  att.keys = buf.keys.f32();
+  att.decoder_out = s_prev;  // the query is the previous state
+  att.enc_lengths = src.lengths;
+  att.dec_lengths = nullptr;
+  att.U = attention_U_.f32();
+  att.v = attention_v_.f32();
+  att.context_out = buf.context.f32();
+  att.weights_out = weights;
+  be.additive_attention_projected(att);
+  be.gather_rows(decoder_.input.table, decoder_.input.vocab, dim, d_ids, batch, buf.x.f32());
+  be.concat_rows(buf.x.f32(), dim, buf.context.f32(), he, batch, buf.cat.f32());
+  RnnArgs args{};
+  args.dims = {batch, 1, int32_t(dim + he), config_.decoder_units};
+  args.cell = config_.gru;
+  args.reverse = false;
+  args.x = buf.cat.f32();
+  args.lengths = nullptr;
+  args.h0 = s_prev;
+  args.kernel = decoder_.input.kernel;
+  args.recurrent_kernel = decoder_.recurrent_kernel.f32();
+  args.bias = decoder_.bias.f32();
+  args.outputs = s_cur;  // one step: the output is the new state
+  args.h_last = nullptr;
+  be.rnn(args);
+}
+
+void Model::score_bahdanau(int32_t batch, const Source& src, const Encoded& enc, int32_t tgt_steps,
+                           const int32_t* tgt_tokens, float* d_probs, float* d_weights) {
+  Backend& be = *backend_;
+  const size_t B = size_t(batch), Td = size_t(tgt_steps), hd = size_t(config_.decoder_units);
+  const size_t vt = size_t(config_.target_vocab_size()), f = sizeof(float);
+  // Time-major ids [Td, B], so step t reads a contiguous [B].
+  std::vector<int32_t> by_step(Td * B);
+  for (size_t b = 0; b < B; ++b)
+    for (size_t t = 0; t < Td; ++t) by_step[t * B + b] = tgt_tokens[b * Td + t];
+  DeviceBuffer d_tgt = upload_ids(by_step.data(), by_step.size());
+  StepBuffers buf = step_buffers(batch, src, enc);
+  DeviceBuffer states(cache_, Td * B * hd * f);  // [Td, B, Hd]: s_0 .. s_{Td-1}
+  for (size_t t = 0; t < Td; ++t) {
+    const float* s_prev = t == 0 ? enc.state.f32() : states.f32() + (t - 1) * B * hd;
+    bahdanau_step(batch, src, enc, buf, d_tgt.i32() + t * B, s_prev, states.f32() + t * B * hd,
+                  d_weights ? d_weights + t * B * size_t(src.steps) : nullptr);
+  }
+  // The output layer reads only s_t: one dense over every step.
+  be.dense(DenseArgs{int64_t(Td * B), int32_t(hd), int32_t(vt), states.f32(), output_kernel_.f32(),
+                     output_bias_.f32(), SEQATTN_ACTIVATION_SOFTMAX, d_probs});
+}
+
 void Model::score(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
                   const int32_t* src_lengths, int32_t tgt_steps, const int32_t* tgt_tokens,
                   const int32_t* tgt_lengths, float* probs, float* attention) {
@@ -161,55 +282,71 @@ void Model::score(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
   const size_t he = size_t(config_.encoder_out_dim()), hd = size_t(config_.decoder_units);
   const size_t vt = size_t(config_.target_vocab_size()), f = sizeof(float);
 
-  DeviceBuffer d_src = upload_ids(src_tokens, B * Ts);
-  const Encoded enc = encode(batch, src_steps, d_src.i32(), src_lengths);
+  const Source src = prepare_source(batch, src_steps, src_tokens, src_lengths);
+  const size_t Ls = size_t(src.steps);
+  const Encoded enc = encode(batch, src.steps, src.ids.i32(), src.lengths);
+  const bool bahdanau = config_.decoder_kind == DecoderKind::kBahdanau;
 
-  DeviceBuffer d_tgt = upload_ids(tgt_tokens, B * Td);
-  DeviceBuffer x(cache_, B * Td * size_t(decoder_.input.dim) * f);
-  DeviceBuffer dec_out(cache_, B * Td * hd * f);  // [B, Td, Hd]
-  run_gru(decoder_, batch, tgt_steps, config_.decoder_units, d_tgt.i32(), tgt_lengths,
-          enc.state.f32(), false, x.f32(), dec_out.f32(), nullptr);
+  DeviceBuffer d_probs(cache_, B * Td * vt * f);  // [B, Td, Vt] ([Td, B, Vt] for bahdanau)
+  DeviceBuffer weights;                           // [B, Td, Ls] ([Td, B, Ls] for bahdanau)
+  if (attention) weights = DeviceBuffer(cache_, B * Td * Ls * f);
+  if (bahdanau) {
+    score_bahdanau(batch, src, enc, tgt_steps, tgt_tokens, d_probs.f32(),
+                   attention ? weights.f32() : nullptr);
+  } else {
+    DeviceBuffer d_tgt = upload_ids(tgt_tokens, B * Td);
+    DeviceBuffer x(cache_, B * Td * size_t(decoder_.input.dim) * f);
+    DeviceBuffer dec_out(cache_, B * Td * hd * f);  // [B, Td, Hd]
+    run_gru(decoder_, batch, tgt_steps, config_.decoder_units, d_tgt.i32(), tgt_lengths,
+            enc.state.f32(), false, x.f32(), dec_out.f32(), nullptr);
 
-  DeviceBuffer context(cache_, B * Td * he * f);  // [B, Td, He]
-  DeviceBuffer weights;                       // [B, Td, Ts]
-  if (attention) weights = DeviceBuffer(cache_, B * Td * Ts * f);
-  AttentionArgs att{};
-  att.dims = {batch, src_steps, tgt_steps, int32_t(he), int32_t(hd), config_.attention_units};
-  att.encoder_out = enc.outputs.f32();
-  att.decoder_out = dec_out.f32();
-  att.enc_lengths = src_lengths;
-  att.dec_lengths = tgt_lengths;
-  att.W = attention_W_.f32();
-  att.U = attention_U_.f32();
-  att.bias = config_.attention_bias ? attention_bias_.f32() : nullptr;
-  att.v = attention_v_.f32();
-  att.context_out = context.f32();
-  att.weights_out = attention ? weights.f32() : nullptr;
-  be.additive_attention(att);
+    DeviceBuffer context(cache_, B * Td * he * f);  // [B, Td, He]
+    AttentionArgs att{};
+    att.dims = {batch, src.steps, tgt_steps, int32_t(he), int32_t(hd), config_.attention_units};
+    att.encoder_out = enc.outputs.f32();
+    att.decoder_out = dec_out.f32();
+    att.enc_lengths = src.lengths;
+    att.dec_lengths = tgt_lengths;
+    att.W = attention_W_.f32();
+    att.U = attention_U_.f32();
+    att.bias = config_.attention_bias ? attention_bias_.f32() : nullptr;
+    att.v = attention_v_.f32();
+    att.context_out = context.f32();
+    att.weights_out = attention ? weights.f32() : nullptr;
+    be.additive_attention(att);
 
-  DeviceBuffer cat(cache_, B * Td * (hd + he) * f);  // [B, Td, Hd + He]
-  be.concat_rows(dec_out.f32(), int64_t(hd), context.f32(), int64_t(he), int64_t(B * Td),
-                 cat.f32());
-  DeviceBuffer d_probs(cache_, B * Td * vt * f);  // [B, Td, Vt]
-  be.dense(DenseArgs{int64_t(B * Td), int32_t(hd + he), int32_t(vt), cat.f32(),
-                     output_kernel_.f32(), output_bias_.f32(), SEQATTN_ACTIVATION_SOFTMAX,
-                     d_probs.f32()});
+    DeviceBuffer cat(cache_, B * Td * (hd + he) * f);  // [B, Td, Hd + He]
+    be.concat_rows(dec_out.f32(), int64_t(hd), context.f32(), int64_t(he), int64_t(B * Td),
+                   cat.f32());
+    be.dense(DenseArgs{int64_t(B * Td), int32_t(hd + he), int32_t(vt), cat.f32(),
+                       output_kernel_.f32(), output_bias_.f32(), SEQATTN_ACTIVATION_SOFTMAX,
+                       d_probs.f32()});
+  }
 
   // Through host vectors, so a failure above leaves the caller's buffers untouched.
-  std::vector<float> h_probs(B * Td * vt), h_weights(attention ? B * Td * Ts : 0);
+  std::vector<float> h_probs(B * Td * vt), h_weights(attention ? B * Td * Ls : 0);
   be.copy_to_host(h_probs.data(), d_probs.f32(), h_probs.size() * f);
   if (attention) be.copy_to_host(h_weights.data(), weights.f32(), h_weights.size() * f);
   be.synchronize();
-  // Past a row's length the decoder output is 0 and probs would be softmax(bias):
-  // meaningless, so they are cleared like the attention rows are.
-  if (tgt_lengths)
-    for (size_t b = 0; b < B; ++b)
-      for (size_t t = size_t(tgt_lengths[b]); t < Td; ++t) {
-        std::fill_n(h_probs.data() + (b * Td + t) * vt, vt, 0.0f);
-        if (attention) std::fill_n(h_weights.data() + (b * Td + t) * Ts, Ts, 0.0f);
-      }
-  std::copy(h_probs.begin(), h_probs.end(), probs);
-  if (attention) std::copy(h_weights.begin(), h_weights.end(), attention);
+  // Row (b, t) of the device results: time-major for the step-by-step decoder.
+  const auto at = [&](size_t b, size_t t) { return bahdanau ? t * B + b : b * Td + t; };
+  for (size_t b = 0; b < B; ++b)
+    for (size_t t = 0; t < Td; ++t) {
+      // Past a row's length the decoder output is 0 and probs would be softmax(bias):
+      // meaningless, so they are cleared like the attention rows are.
+      const bool valid = !tgt_lengths || t < size_t(tgt_lengths[b]);
+      float* p = probs + (b * Td + t) * vt;
+      if (valid)
+        std::copy_n(h_probs.data() + at(b, t) * vt, vt, p);
+      else
+        std::fill_n(p, vt, 0.0f);
+      if (!attention) continue;
+      float* row = attention + (b * Td + t) * Ts;
+      if (valid)
+        weights_to_caller(src, b, h_weights.data() + at(b, t) * Ls, src_steps, row);
+      else
+        std::fill_n(row, Ts, 0.0f);
+    }
 }
 
 void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
@@ -218,18 +355,13 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
   Backend& be = *backend_;
   const size_t B = size_t(batch), Ts = size_t(src_steps), T = size_t(max_steps);
   const size_t he = size_t(config_.encoder_out_dim()), hd = size_t(config_.decoder_units);
-  const size_t vt = size_t(config_.target_vocab_size()), a = size_t(config_.attention_units);
+  const size_t vt = size_t(config_.target_vocab_size());
   const size_t f = sizeof(float);
+  const bool bahdanau = config_.decoder_kind == DecoderKind::kBahdanau;
 
-  DeviceBuffer d_src = upload_ids(src_tokens, B * Ts);
-  const Encoded enc = encode(batch, src_steps, d_src.i32(), src_lengths);
-
-  const seqattn_attention_dims dims{batch,       src_steps,   1,
-                                    int32_t(he), int32_t(hd), config_.attention_units};
-  DeviceBuffer keys(cache_, B * Ts * a * f);  // [B, Ts, A], once per source
-  be.project_keys(ProjectKeysArgs{dims, enc.outputs.f32(), attention_W_.f32(),
-                                  config_.attention_bias ? attention_bias_.f32() : nullptr,
-                                  keys.f32()});
+  const Source src = prepare_source(batch, src_steps, src_tokens, src_lengths);
+  const size_t Ls = size_t(src.steps);
+  const Encoded enc = encode(batch, src.steps, src.ids.i32(), src.lengths);
 
   // ids row t is the input of step t (row 0 = start), row t + 1 its argmax, so
   // the tokens never leave the device inside the loop.
@@ -238,14 +370,15 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
   be.copy_to_device(ids.i32(), start.data(), B * sizeof(int32_t));
 
   // Everything the loop touches is allocated before it: a device allocator may
-  // synchronise, and a step should cost only its kernels.
-  DeviceBuffer x(cache_, B * size_t(decoder_.input.dim) * f);                            // [B, Et]
+  // synchronise, and a step should cost only its kernels. keys: [B, Ls, A],
+  // projected once per source.
+  StepBuffers buf = step_buffers(batch, src, enc);
   DeviceBuffer s[2] = {DeviceBuffer(cache_, B * hd * f), DeviceBuffer(cache_, B * hd * f)};  // [B, Hd]
-  DeviceBuffer context(cache_, B * he * f);                                              // [B, He]
-  DeviceBuffer cat(cache_, B * (hd + he) * f);                                           // [B, Hd + He]
+  DeviceBuffer cat;  // [B, Hd + He]: attention_keras's output layer input
+  if (!bahdanau) cat = DeviceBuffer(cache_, B * (hd + he) * f);
   DeviceBuffer logits(cache_, B * vt * f);                                               // [B, Vt]
-  DeviceBuffer weights;                                                              // [T, B, Ts]
-  if (attention) weights = DeviceBuffer(cache_, T * B * Ts * f);
+  DeviceBuffer weights;                                                              // [T, B, Ls]
+  if (attention) weights = DeviceBuffer(cache_, T * B * Ls * f);
 
   // Stopping early needs the tokens on the host. On the CPU that is free; on a
   // device it is a synchronisation, so it happens every few steps only (the
@@ -256,26 +389,36 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
   size_t steps_run = 0, checked = 0;
 
   ProjectedAttentionArgs att{};
-  att.dims = dims;
+  att.dims = {batch, src.steps, 1, int32_t(he), int32_t(hd), config_.attention_units};
   att.encoder_out = enc.outputs.f32();
-  att.keys = keys.f32();
-  att.enc_lengths = src_lengths;
+  att.keys = buf.keys.f32();
+  att.enc_lengths = src.lengths;
   att.dec_lengths = nullptr;
   att.U = attention_U_.f32();
   att.v = attention_v_.f32();
-  att.context_out = context.f32();
+  att.context_out = buf.context.f32();
 
   for (size_t t = 0; t < T; ++t) {
     const float* h_prev = t == 0 ? enc.state.f32() : s[(t - 1) % 2].f32();
-    float* h_cur = s[t % 2].f32();  // one step: outputs == the new state
-    run_gru(decoder_, batch, 1, config_.decoder_units, ids.i32() + t * B, nullptr, h_prev, false,
-            x.f32(), h_cur, nullptr);
-    att.decoder_out = h_cur;
-    att.weights_out = attention ? weights.f32() + t * B * Ts : nullptr;
-    be.additive_attention_projected(att);
-    be.concat_rows(h_cur, int64_t(hd), context.f32(), int64_t(he), batch, cat.f32());
+    float* h_cur = s[t % 2].f32();
+    float* step_weights = attention ? weights.f32() + t * B * Ls : nullptr;
+    const float* out_in = h_cur;  // the output layer's input
+    int32_t out_dim = int32_t(hd);
+    if (bahdanau) {
+      bahdanau_step(batch, src, enc, buf, ids.i32() + t * B, h_prev, h_cur, step_weights);
+    } else {
+      // one step: outputs == the new state
+      run_gru(decoder_, batch, 1, config_.decoder_units, ids.i32() + t * B, nullptr, h_prev,
+              false, buf.x.f32(), h_cur, nullptr);
+      att.decoder_out = h_cur;
+      att.weights_out = step_weights;
+      be.additive_attention_projected(att);
+      be.concat_rows(h_cur, int64_t(hd), buf.context.f32(), int64_t(he), batch, cat.f32());
+      out_in = cat.f32();
+      out_dim = int32_t(hd + he);
+    }
     // Softmax is monotonic: the argmax of the logits is the argmax of the probabilities.
-    be.dense(DenseArgs{batch, int32_t(hd + he), int32_t(vt), cat.f32(), output_kernel_.f32(),
+    be.dense(DenseArgs{batch, out_dim, int32_t(vt), out_in, output_kernel_.f32(),
                        output_bias_.f32(), SEQATTN_ACTIVATION_NONE, logits.f32()});
     be.argmax_rows(logits.f32(), batch, int64_t(vt), ids.i32() + (t + 1) * B);
     steps_run = t + 1;
@@ -292,7 +435,7 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
   }
 
   be.copy_to_host(h_ids.data(), ids.i32(), (steps_run + 1) * B * sizeof(int32_t));
-  std::vector<float> h_weights(attention ? steps_run * B * Ts : 0);  // [steps_run, B, Ts]
+  std::vector<float> h_weights(attention ? steps_run * B * Ls : 0);  // [steps_run, B, Ls]
   if (attention) be.copy_to_host(h_weights.data(), weights.f32(), h_weights.size() * f);
   be.synchronize();
 
@@ -306,7 +449,7 @@ void Model::translate(int32_t batch, int32_t src_steps, const int32_t* src_token
       for (size_t t = 0; t < T; ++t) {
         float* row = attention + (b * T + t) * Ts;
         if (t < len)
-          std::copy_n(h_weights.data() + (t * B + b) * Ts, Ts, row);
+          weights_to_caller(src, b, h_weights.data() + (t * B + b) * Ls, src_steps, row);
         else
           std::fill_n(row, Ts, 0.0f);
       }

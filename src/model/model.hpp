@@ -5,6 +5,22 @@
 //   context = additive_attention(h, s, enc_lengths = src lengths)          [B, Td, He]
 //   probs   = softmax(concat[s, context] · output.kernel + output.bias)     [B, Td, Vt]
 //
+// decoder.kind "bahdanau" (the PyTorch tutorial's AttnDecoderRNN) instead
+// attends from the previous state, one step at a time (s_{-1} = encoder state):
+//   context_t = additive_attention(h, s_{t-1})                              [B, He]
+//   s_t       = GRU(concat[embed(y_{t-1}), context_t], s_{t-1})             [B, Hd]
+//   probs_t   = softmax(s_t · output.kernel + output.bias)                  [B, Vt]
+// The keys h · W are projected once per source (project_keys) and each step
+// is additive_attention_projected, gather_rows, concat_rows and a one-step rnn.
+//
+// Source rows (config source_padding / source_mask): callers give each row's
+// valid tokens first, with its length. Masked, the encoder skips the steps
+// past a row's length and attention ignores them (the padding side cannot
+// change the result). Unmasked, the model builds rows of exactly
+// max_source_len tokens, the valid ones on the configured side and
+// source_pad on the other, and runs over all of them; the attention weights
+// it returns are those of the caller's tokens (the weight on pads is left out).
+//
 // Every step is a Backend op (rnn, additive_attention, dense, gather_rows,
 // concat_rows, argmax_rows), so the same code runs on the CPU reference and on
 // CUDA, and the weights live in the backend's memory for the model's lifetime.
@@ -87,6 +103,20 @@ class Model {
     DeviceBuffer outputs;  // [B, Ts, He]
     DeviceBuffer state;    // [B, He]
   };
+  // The source rows the encoder reads (see above), on the device.
+  struct Source {
+    DeviceBuffer ids;                      // [B, steps]
+    int32_t steps = 0;                     // Ts, or max_source_len when unmasked
+    const int32_t* lengths = nullptr;      // [B] host, or nullptr: all valid
+    std::vector<int32_t> offset, length;   // [B]: where the caller's tokens are in a row
+  };
+  // The bahdanau decoder's step state, allocated before any loop.
+  struct StepBuffers {
+    DeviceBuffer keys;     // [B, Ts, A]
+    DeviceBuffer x;        // [B, decoder_.input.dim]
+    DeviceBuffer context;  // [B, He]
+    DeviceBuffer cat;      // [B, decoder_.input.dim + He]
+  };
 
   DeviceBuffer upload(const std::vector<float>& values);
   DeviceBuffer upload_ids(const int32_t* ids, size_t count);
@@ -107,6 +137,19 @@ class Model {
                float* h_last);  // [B, H] or nullptr
   Encoded encode(int32_t batch, int32_t src_steps, const int32_t* d_src_ids,
                  const int32_t* src_lengths);
+  Source prepare_source(int32_t batch, int32_t src_steps, const int32_t* src_tokens,
+                        const int32_t* src_lengths);
+  // One attention row of batch row b, [src.steps] -> the caller's [caller_steps].
+  static void weights_to_caller(const Source& src, size_t b, const float* in,
+                                int32_t caller_steps, float* out);
+  StepBuffers step_buffers(int32_t batch, const Source& src, const Encoded& enc);
+  // One bahdanau step: context from s_prev, s_cur = GRU([table[ids], context], s_prev).
+  void bahdanau_step(int32_t batch, const Source& src, const Encoded& enc, StepBuffers& buf,
+                     const int32_t* d_ids /* [B] */, const float* s_prev, float* s_cur,
+                     float* weights /* [B, src.steps] or nullptr */);
+  void score_bahdanau(int32_t batch, const Source& src, const Encoded& enc, int32_t tgt_steps,
+                      const int32_t* tgt_tokens, float* d_probs /* [Td, B, Vt] */,
+                      float* d_weights /* [Td, B, src.steps] or nullptr */);
 
   Backend* backend_;
   BlockCache cache_;  // before every DeviceBuffer member: destroyed after them
@@ -116,8 +159,11 @@ class Model {
   DeviceBuffer encoder_embedding_, decoder_embedding_;  // [Vs, Es], [Vt, Et] (embedding only)
   std::map<int64_t, DeviceBuffer> identities_;          // [n, n] one-hot tables / kernels
   Gru encoder_forward_, encoder_backward_, decoder_;
+  // bahdanau one-hot with Vt > 3Hd: the step kernel [3Hd + He, 3Hd] = [I; context rows]
+  // (the table is then the embedding rows of decoder.kernel, see set_input_path).
+  DeviceBuffer decoder_step_kernel_;
   DeviceBuffer attention_W_, attention_U_, attention_bias_, attention_v_;
-  DeviceBuffer output_kernel_, output_bias_;  // [Hd + He, Vt], [Vt]
+  DeviceBuffer output_kernel_, output_bias_;  // [Hd + He or Hd, Vt], [Vt]
 };
 
 }  // namespace seqattn::model

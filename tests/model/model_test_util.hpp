@@ -164,6 +164,12 @@ struct Spec {
   int32_t max_target_len = 8;
   double scale = 0.8;  // weights uniform in [-scale, scale]
   uint64_t seed = 1;
+  // Config options of issue 10 (docs/model-format.md).
+  bool bahdanau = false;     // decoder.kind "bahdanau"
+  bool mask = true;          // source_mask
+  bool pad_pre = false;      // source_padding "pre"
+  int32_t max_source_len = 20;
+  bool vocabularies = true;  // false: only source_vocab_size / target_vocab_size
 
   int32_t he() const { return bidirectional ? 2 * units : units; }
 };
@@ -188,7 +194,7 @@ inline std::vector<std::string> target_vocab(const Spec& s) {
 }
 
 inline json config_json(const Spec& s) {
-  return {{"encoder",
+  json c = {{"encoder",
            {{"units", s.units},
             {"bidirectional", s.bidirectional},
             {"embedding_dim", s.src_embedding}}},
@@ -205,10 +211,21 @@ inline json config_json(const Spec& s) {
             {"target_pad", 0},
             {"target_start", 1},
             {"target_end", 2}}},
-          {"max_source_len", 20},
+          {"max_source_len", s.max_source_len},
           {"max_target_len", s.max_target_len},
           {"name", "test-model"},
           {"description", "random weights"}};
+  if (s.bahdanau) c["decoder"]["kind"] = "bahdanau";
+  if (!s.mask) c["source_mask"] = false;
+  if (s.pad_pre) c["source_padding"] = "pre";
+  if (!s.vocabularies) {
+    for (const char* k : {"source_vocab", "target_vocab", "tokenization", "lowercase_source"})
+      c.erase(k);
+    c["special_tokens"].erase("source_unk");
+    c["source_vocab_size"] = s.src_vocab;
+    c["target_vocab_size"] = s.tgt_vocab;
+  }
+  return c;
 }
 
 inline SafetensorsFile random_model(const Spec& s) {
@@ -236,12 +253,12 @@ inline SafetensorsFile random_model(const Spec& s) {
   gru("encoder.forward.", es, h);
   if (s.bidirectional) gru("encoder.backward.", es, h);
   if (s.tgt_embedding > 0) add("decoder.embedding", {vt, et});
-  gru("decoder.", et, hd);
+  gru("decoder.", s.bahdanau ? et + he : et, hd);
   add("attention.W", {he, s.attention_units});
   add("attention.U", {hd, s.attention_units});
   if (s.attention_bias) add("attention.bias", {s.attention_units});
   add("attention.v", {s.attention_units});
-  add("output.kernel", {hd + he, vt});
+  add("output.kernel", {s.bahdanau ? hd : hd + he, vt});
   add("output.bias", {vt});
   return f;
 }
@@ -267,35 +284,39 @@ class Reference {
     std::vector<double> attention;  // [tokens, Ts]
   };
 
+  // Attention weights are in the caller's positions (0 .. src_len - 1 of
+  // `src`); unmasked models read the row padded as the Spec says.
   Scored score(const std::vector<int32_t>& src, int32_t src_len, const std::vector<int32_t>& tgt,
                int32_t tgt_len) const {
     const size_t ts = src.size(), td = tgt.size(), vt = size_t(s_.tgt_vocab);
-    Encoded enc = encode(src, src_len);
+    Source in = source(src, src_len);
+    Encoded enc = encode(in.tokens, in.len);
     Scored out{std::vector<double>(td * vt, 0.0), std::vector<double>(td * ts, 0.0)};
     std::vector<double> h = enc.state;
     for (int32_t t = 0; t < tgt_len; ++t) {
-      h = gru_step(decoder_input(tgt[size_t(t)]), h, "decoder.", size_t(s_.he()));
       std::vector<double> weights;
-      const std::vector<double> p = output(h, enc, src_len, &weights);
+      const std::vector<double> p = step(tgt[size_t(t)], h, enc, in.len, &weights);
       std::copy(p.begin(), p.end(), out.probs.begin() + long(size_t(t) * vt));
-      std::copy(weights.begin(), weights.end(), out.attention.begin() + long(size_t(t) * ts));
+      for (int32_t i = 0; i < src_len; ++i)
+        out.attention[size_t(t) * ts + size_t(i)] = weights[size_t(in.offset + i)];
     }
     return out;
   }
 
   Greedy translate(const std::vector<int32_t>& src, int32_t src_len, int32_t max_steps) const {
-    Encoded enc = encode(src, src_len);
+    Source in = source(src, src_len);
+    Encoded enc = encode(in.tokens, in.len);
     Greedy out;
     std::vector<double> h = enc.state;
     int32_t prev = 1;  // <start>
     for (int32_t t = 0; t < max_steps; ++t) {
-      h = gru_step(decoder_input(prev), h, "decoder.", size_t(s_.he()));
       std::vector<double> weights;
-      const std::vector<double> p = output(h, enc, src_len, &weights);
+      const std::vector<double> p = step(prev, h, enc, in.len, &weights);
       prev = int32_t(std::max_element(p.begin(), p.end()) - p.begin());
       if (prev == 2) break;  // <end>
       out.tokens.push_back(prev);
-      out.attention.insert(out.attention.end(), weights.begin(), weights.end());
+      for (size_t i = 0; i < src.size(); ++i)
+        out.attention.push_back(int32_t(i) < src_len ? weights[size_t(in.offset) + i] : 0.0);
     }
     return out;
   }
@@ -307,6 +328,39 @@ class Reference {
   };
 
   const std::vector<double>& w(const std::string& name) const { return w_.at(name); }
+
+  struct Source {
+    std::vector<int32_t> tokens;  // the row the encoder reads
+    int32_t len = 0;              // its valid steps
+    int32_t offset = 0;           // where the caller's token 0 is
+  };
+  // Masked: the caller's row. Unmasked: max_source_len tokens, pads (id 0) on
+  // the configured side, every step read.
+  Source source(const std::vector<int32_t>& src, int32_t src_len) const {
+    if (s_.mask) return {src, src_len, 0};
+    const int32_t L = s_.max_source_len, off = s_.pad_pre ? L - src_len : 0;
+    Source r{std::vector<int32_t>(size_t(L), 0), L, off};
+    std::copy(src.begin(), src.begin() + src_len, r.tokens.begin() + off);
+    return r;
+  }
+
+  // One decoder step from state h (updated) on input token `prev`: the next
+  // token's probabilities, and the attention weights over the encoder rows.
+  std::vector<double> step(int32_t prev, std::vector<double>& h, const Encoded& enc,
+                           int32_t src_len, std::vector<double>* weights) const {
+    const size_t hd = size_t(s_.he());
+    if (!s_.bahdanau) {
+      h = gru_step(decoder_input(prev), h, "decoder.", hd);
+      return output(h, enc, src_len, weights);
+    }
+    // The tutorial's AttnDecoderRNN: attend from the previous state, feed
+    // [embedding, context] to the GRU, the output layer reads the new state.
+    const std::vector<double> ctx = attend(h, enc, src_len, weights);
+    std::vector<double> x = decoder_input(prev);
+    x.insert(x.end(), ctx.begin(), ctx.end());
+    h = gru_step(x, h, "decoder.", hd);
+    return softmax_output(h, {});
+  }
 
   // The GRU input of a token: its embedding row, or the one-hot vector itself.
   std::vector<double> input(int32_t id, int32_t vocab, int32_t dim, const char* table) const {
@@ -395,8 +449,14 @@ class Reference {
   // Attention over the valid source steps, then the softmax output layer.
   std::vector<double> output(const std::vector<double>& s, const Encoded& enc, int32_t src_len,
                              std::vector<double>* weights) const {
+    return softmax_output(s, attend(s, enc, src_len, weights));
+  }
+
+  // The context of query s over the valid source steps; weights [Ts].
+  std::vector<double> attend(const std::vector<double>& s, const Encoded& enc, int32_t src_len,
+                             std::vector<double>* weights) const {
     const size_t he = size_t(s_.he()), hd = he, A = size_t(s_.attention_units);
-    const size_t ts = enc.outputs.size(), vt = size_t(s_.tgt_vocab);
+    const size_t ts = enc.outputs.size();
     const std::vector<double>&W = w("attention.W"), &U = w("attention.U"), &v = w("attention.v");
     std::vector<double> q(A, 0.0);
     for (size_t a = 0; a < A; ++a)
@@ -419,6 +479,13 @@ class Reference {
       (*weights)[i] /= sum;
       for (size_t k = 0; k < he; ++k) ctx[k] += (*weights)[i] * enc.outputs[i][k];
     }
+    return ctx;
+  }
+
+  // softmax(concat[s, ctx] · output.kernel + output.bias); ctx empty: s alone.
+  std::vector<double> softmax_output(const std::vector<double>& s,
+                                     const std::vector<double>& ctx) const {
+    const size_t hd = s.size(), he = ctx.size(), vt = size_t(s_.tgt_vocab);
     const std::vector<double>&K = w("output.kernel"), &b = w("output.bias");
     std::vector<double> logits(b.begin(), b.end());
     for (size_t j = 0; j < vt; ++j) {

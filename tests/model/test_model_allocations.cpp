@@ -166,8 +166,24 @@ Counts allocations_of(F&& f) {
 // output bias is so low that it is never the argmax, so a call runs exactly
 // max_steps decoder steps. Sizes like the date model's, large enough that the
 // fast path's products take its threaded branches.
-Spec decoding_spec(int32_t tgt_vocab) {
+struct Shape;
+Spec decoding_spec(const Shape& shape);
+
+// The output layer's product is [B, Hd + He] x [Hd + He, Vt] (bahdanau:
+// [B, Hd] x [Hd, Vt]), one per decoder step; the target vocabulary Vt is its N.
+struct Shape {
+  std::string name;
+  int32_t tgt_vocab;
+  bool bahdanau = false;  // decoder.kind "bahdanau": a step is attention, concat, GRU, dense
+  bool unmasked = false;  // source_mask false, source_padding "pre"
+};
+
+Spec decoding_spec(const Shape& shape) {
+  const int32_t tgt_vocab = shape.tgt_vocab;
   Spec s;
+  s.bahdanau = shape.bahdanau;
+  s.mask = !shape.unmasked;
+  s.pad_pre = shape.unmasked;
   s.units = 32;
   s.src_embedding = 16;
   s.tgt_embedding = 16;
@@ -179,30 +195,23 @@ Spec decoding_spec(int32_t tgt_vocab) {
   return s;
 }
 
-Bytes never_ending_model(int32_t tgt_vocab) {
-  SafetensorsFile f = random_model(decoding_spec(tgt_vocab));
+Bytes never_ending_model(const Shape& shape) {
+  SafetensorsFile f = random_model(decoding_spec(shape));
   std::vector<float> bias = f.tensors.at("output.bias").f32();
   bias[2] = -1e4f;  // <end>
   f.tensors["output.bias"] = f32_tensor({int64_t(bias.size())}, bias);
   return f.serialize();
 }
 
-// The output layer's product is [B, Hd + He] x [Hd + He, Vt], one per decoder
-// step; the target vocabulary Vt is its N.
-struct Shape {
-  std::string name;
-  int32_t tgt_vocab;
-};
-
 void PrintTo(const Shape& s, std::ostream* os) { *os << s.name; }
 
 class SteadyState : public ::testing::TestWithParam<Shape> {
  protected:
   void SetUp() override {
-    spec_ = decoding_spec(GetParam().tgt_vocab);
+    spec_ = decoding_spec(GetParam());
     handle_ = std::make_unique<HandleOwner>(SEQATTN_DEVICE_CPU);
     ASSERT_EQ(handle_->status, SEQATTN_OK) << last_error();
-    const Bytes bytes = never_ending_model(GetParam().tgt_vocab);
+    const Bytes bytes = never_ending_model(GetParam());
     ASSERT_EQ(seqattn_model_load_from_memory(handle_->h, bytes.data(), bytes.size(), &model_.m),
               SEQATTN_OK)
         << last_error();
@@ -294,7 +303,10 @@ TEST_P(SteadyState, ScoreAllocatesNothingPerStep) {
 // which src/fast/gemm.cpp keeps the output layer away from.
 INSTANTIATE_TEST_SUITE_P(FastCpu, SteadyState,
                          ::testing::Values(Shape{"vocab14", 14}, Shape{"vocab32", 32},
-                                           Shape{"vocab20", 20}, Shape{"vocab40", 40}),
+                                           Shape{"vocab20", 20}, Shape{"vocab40", 40},
+                                           Shape{"bahdanau_vocab14", 14, true},
+                                           Shape{"bahdanau_vocab40", 40, true},
+                                           Shape{"unmasked_pre_vocab14", 14, false, true}),
                          [](const auto& p) { return p.param.name; });
 
 // A sequence head (seqattn_model_predict) keeps its buffers between calls:

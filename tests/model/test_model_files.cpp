@@ -407,6 +407,60 @@ TEST_F(HostileFiles, TheProgramOnEachCpuPath) {
       << r.out;
 }
 
+// A model file without vocabularies reads and prints token ids; --ids does
+// the same for a model with them.
+TEST_F(HostileFiles, TheProgramOnTokenIds) {
+  const std::string fixture = SEQATTN_FIXTURES_DIR "/bahdanau_tutorial.safetensors";
+  if (!fs::exists(fixture)) GTEST_SKIP() << fixture << " is missing";
+  std::string error;
+  const std::optional<SafetensorsFile> f = read_safetensors(fixture, &error);
+  ASSERT_TRUE(f) << error;
+  const std::vector<int32_t> src = f->tensors.at("fixture.src_tokens").i32(),
+                             src_len = f->tensors.at("fixture.src_lengths").i32(),
+                             greedy = f->tensors.at("fixture.greedy_tokens").i32(),
+                             greedy_len = f->tensors.at("fixture.greedy_lengths").i32();
+  const size_t B = src_len.size(), Ts = src.size() / B, T = greedy.size() / B;
+  std::vector<std::string> args = {"translate", "--model", fixture};
+  std::string want;
+  for (size_t b = 0; b < B; ++b) {
+    std::string in, out;
+    for (size_t i = 0; i < size_t(src_len[b]); ++i)
+      in += (i ? " " : "") + std::to_string(src[b * Ts + i]);
+    for (size_t t = 0; t < size_t(greedy_len[b]); ++t)
+      out += (t ? " " : "") + std::to_string(greedy[b * T + t]);
+    args.push_back(in);
+    want += out + "\n";
+  }
+  CliRun r = run_cli(args, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, want);  // the numpy implementation's greedy tokens
+  args.insert(args.begin() + 1, "--ids");  // the same when asked for
+  r = run_cli(args, dir_);
+  EXPECT_EQ(r.out, want) << r.err;
+  r = run_cli({"translate", "--model", fixture, "--show-attention", "5 8 3"}, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "5 8 3  \u2190 input")) << r.out;
+
+  // Not ids: refused, naming the piece and why, nothing printed.
+  r = run_cli({"translate", "--model", fixture, "5 8", "five"}, dir_);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "'five' is not a token id")) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = run_cli({"translate", "--model", fixture, "5 13"}, dir_);  // Vs = 13
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "outside the source vocabulary [0, 13)")) << r.err;
+
+  // --ids on a model with vocabularies: ids in, ids out.
+  const std::string model =
+      write({"valid", [] { return valid_file().serialize(); }, SEQATTN_OK, ""});
+  r = run_cli({"translate", "--model", model, "--ids", "3 4 5"}, dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.find_first_not_of("0123456789 \n"), std::string::npos) << r.out;
+  r = run_cli({"--help"}, dir_);
+  EXPECT_TRUE(contains(r.out, "--ids")) << r.out;
+}
+
 #endif  // SEQATTN_CLI
 
 }  // namespace

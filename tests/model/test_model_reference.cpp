@@ -2,9 +2,11 @@
 // model_test_util.hpp, for every configuration the format allows: embedding
 // and one-hot inputs (both one-hot paths: vocabulary <= 3H and > 3H),
 // unidirectional and bidirectional encoders, both GRU variants, attention with
-// and without bias. Scoring, greedy decoding, and the consistency of the two,
-// on the library's reference, on the fast CPU path and on CUDA (skipped
-// without a GPU), each within its tolerance of atol_for / rtol_for.
+// and without bias; both decoder kinds; masked, unmasked, pre- and
+// post-padded sources; files without vocabularies. Scoring, greedy decoding,
+// and the consistency of the two, on the library's reference, on the fast
+// CPU path and on CUDA (skipped without a GPU), each within its tolerance of
+// atol_for / rtol_for.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -72,6 +74,63 @@ std::vector<Case> cases() {
     s.tgt_embedding = 0;
     s.seed = 6;
     out.push_back({"bidirectional_onehot", s});
+  }
+  // decoder.kind "bahdanau" (the PyTorch tutorial's AttnDecoderRNN) on each input path.
+  {
+    Spec s;  // bidirectional, embeddings
+    s.bahdanau = true;
+    s.seed = 7;
+    out.push_back({"bahdanau_embedding", s});
+  }
+  {
+    Spec s;  // one-hot, V <= 3H: identity table, the step kernel is the file's
+    s.bahdanau = true;
+    s.bidirectional = false;
+    s.src_embedding = 0;
+    s.tgt_embedding = 0;
+    s.seed = 8;
+    out.push_back({"bahdanau_onehot_identity", s});
+  }
+  {
+    Spec s;  // one-hot target with V > 3H: kernel rows as table, [I; context rows] kernel
+    s.bahdanau = true;
+    s.units = 3;
+    s.tgt_vocab = 25;
+    s.tgt_embedding = 0;
+    s.reset_after = false;
+    s.attention_bias = true;
+    s.seed = 9;
+    out.push_back({"bahdanau_onehot_kernel_rows_reset_before", s});
+  }
+  // source_mask / source_padding.
+  {
+    Spec s;  // masked: the padding side changes nothing
+    s.pad_pre = true;
+    s.seed = 10;
+    out.push_back({"masked_pre", s});
+  }
+  {
+    Spec s;  // unmasked, pads before the tokens, as Keras pad_sequences
+    s.mask = false;
+    s.pad_pre = true;
+    s.max_source_len = 9;
+    s.seed = 11;
+    out.push_back({"unmasked_pre", s});
+  }
+  {
+    Spec s;  // unmasked, pads after, with the bahdanau decoder (the tutorial's data loader)
+    s.mask = false;
+    s.bahdanau = true;
+    s.bidirectional = false;
+    s.max_source_len = 10;
+    s.seed = 12;
+    out.push_back({"unmasked_post_bahdanau", s});
+  }
+  {
+    Spec s;  // no vocabularies: ids only
+    s.vocabularies = false;
+    s.seed = 13;
+    out.push_back({"no_vocabularies", s});
   }
   return out;
 }

@@ -454,11 +454,11 @@ TEST_F(Refusals, AHeadIsRefusedByTheSeq2SeqFunctions) {
   EXPECT_EQ(token, nullptr);
 }
 
-// A program built against the header before the sequence-head fields passes
-// the older struct_size: it gets the fields it knows, and nothing past them is
-// written.
+// A program built against seqattn 0.1.0's header (the struct up to
+// `description`) passes that struct_size: it gets the fields it knows, and
+// nothing past them is written.
 TEST_F(Refusals, InfoOfTheOlderSizeFillsOnlyThatMuch) {
-  constexpr size_t kOld = offsetof(seqattn_model_info, kind);
+  constexpr size_t kOld = offsetof(seqattn_model_info, decoder_kind);
   Loaded seq2seq;
   ASSERT_TRUE(load(SEQATTN_DEVICE_CPU, random_model(Spec{}).serialize(), seq2seq));
   for (const auto& [m, name] : {std::pair{head_.model.m, "seed-003-forecaster"},
@@ -476,7 +476,7 @@ TEST_F(Refusals, InfoOfTheOlderSizeFillsOnlyThatMuch) {
   }
   seqattn_model_info info;
   seqattn_model_info_init(&info);
-  info.struct_size = uint32_t(offsetof(seqattn_model_info, kind) + 4);
+  info.struct_size = uint32_t(offsetof(seqattn_model_info, kind));  // never a released size
   EXPECT_EQ(seqattn_model_get_info(head_.model.m, &info), SEQATTN_ERROR_INVALID_ARGUMENT);
   EXPECT_TRUE(contains(last_error(), "info->struct_size")) << last_error();
 }
