@@ -38,10 +38,11 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-if ! python3 -c 'import numpy, pytest' >/dev/null 2>&1; then
-  echo "setup: installing numpy and pytest from PyPI"
-  python3 -m pip install --quiet numpy pytest \
-    || python3 -m pip install --quiet --break-system-packages numpy pytest \
-    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-numpy python3-pytest; }
+# h5py: the converter reads Keras files with it (python/tests convert them).
+if ! python3 -c 'import numpy, pytest, h5py' >/dev/null 2>&1; then
+  echo "setup: installing numpy, pytest and h5py from PyPI"
+  python3 -m pip install --quiet numpy pytest h5py \
+    || python3 -m pip install --quiet --break-system-packages numpy pytest h5py \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-numpy python3-pytest python3-h5py; }
 fi
 echo "setup: ready ($(cmake --version | head -1); nvcc: $(command -v nvcc || echo none))"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from . import _raw
 from ._handle import Handle, SeqattnError, Status
-from .convert import torch_gru_to_keras
+from ._convert import torch_gru_to_keras
 from .ops import (additive_attention, additive_attention_projected, attention_pooling, dense,
                   gru, project_keys, simple_rnn)
 from .model import Model
