@@ -1,5 +1,6 @@
 // seqattn — the command-line program: translate text with an attention seq2seq
-// model (by default the embedded date normaliser), draw its attention, time the
+// model (by default the embedded date normaliser), run a sequence head over
+// rows of numbers (predict), draw attention, time the
 // double-precision reference, the fast CPU path and the GPU on one batch, and
 // report what this build can do. It uses the C API only.
 //
@@ -8,9 +9,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -58,6 +62,14 @@ const char* const kUsage =
     "            --ids: each TEXT is source token ids separated by spaces (\"5 8 3\") and each\n"
     "            translation is printed as target token ids the same way. A model file\n"
     "            without a source (target) vocabulary reads (prints) ids without --ids.\n"
+    "  predict --model FILE [--device cpu|reference|cuda] [--show-pooling] [INPUT...]\n"
+    "            run a sequence-head model (format seqattn.sequence_head) over each line of\n"
+    "            each INPUT file (stdin when there is none, or for INPUT '-'): a line is one\n"
+    "            sequence, steps x features numbers separated by spaces, tabs or commas,\n"
+    "            time-major (the features of step 0 first); empty lines and lines starting\n"
+    "            with '#' are skipped. Prints one line of outputs per sequence;\n"
+    "            --show-pooling adds a tab and the sequence's attention-pooling weights\n"
+    "            (one per step). `seqattn info --model FILE` shows steps and features\n"
     "  demo [--model FILE]\n"
     "            translate dates written in different ways, show an attention map, and time\n"
     "            the same batch on the reference, the fast CPU path and the GPU when there is one\n"
@@ -149,6 +161,16 @@ class Session {
 
  public:
   const seqattn_model_info& info() const { return info_; }
+
+  // y [B, N] and, when `weights` is given, the pooling weights [B, T] of x [B, T, F].
+  void predict(int32_t batch, const std::vector<float>& x, std::vector<float>& y,
+               std::vector<float>* weights) {
+    y.assign(size_t(batch) * size_t(info_.output_dim), 0.0f);
+    if (weights) weights->assign(size_t(batch) * size_t(info_.steps), 0.0f);
+    check(seqattn_model_predict(handle_, model_, batch, info_.steps, info_.input_features,
+                                x.data(), y.data(), weights ? weights->data() : nullptr),
+          "prediction failed");
+  }
 
   // ids_in: each text is space-separated source ids; ids_out: translations
   // are target ids, space-separated (see --ids).
@@ -298,6 +320,7 @@ struct Options {
   seqattn_device device = SEQATTN_DEVICE_CPU;
   int32_t max_steps = 0;  // 0: the model's max_target_len
   bool show_attention = false;
+  bool show_pooling = false;  // predict
   bool ids = false;  // --ids
   std::vector<std::string> texts;
 };
@@ -332,7 +355,7 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
     } else if (arg == "--model") {
       o.model_path = take_value();
       if (o.model_path.empty()) usage_error("--model needs a file name");
-    } else if (arg == "--device" && command == "translate") {
+    } else if (arg == "--device" && (command == "translate" || command == "predict")) {
       const std::string d = take_value();
       if (d == "cpu")
         o.device = SEQATTN_DEVICE_CPU;
@@ -351,6 +374,8 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
       o.max_steps = int32_t(v);
     } else if (arg == "--show-attention" && command == "translate" && !has_value) {
       o.show_attention = true;
+    } else if (arg == "--show-pooling" && command == "predict" && !has_value) {
+      o.show_pooling = true;
     } else if (arg == "--ids" && command == "translate" && !has_value) {
       o.ids = true;
     } else {
@@ -361,6 +386,15 @@ Options parse_options(int argc, char** argv, int first, const std::string& comma
 }
 
 // ----------------------------------------------------------------- commands
+
+// translate and demo need a seq2seq model; a sequence head is for predict.
+void require_seq2seq(const Session& session, const std::string& model_path) {
+  if (session.info().kind == SEQATTN_MODEL_SEQUENCE_HEAD)
+    throw CliError(model_path +
+                       ": model is a sequence head (format seqattn.sequence_head), not a seq2seq "
+                       "model: use seqattn predict",
+                   kExitFailure);
+}
 
 int cmd_translate(const Options& o) {
   if (o.texts.empty()) usage_error("seqattn translate needs at least one TEXT (or - for stdin)");
@@ -376,6 +410,7 @@ int cmd_translate(const Options& o) {
     }
   }
   Session session(o.device, o.model_path);
+  require_seq2seq(session, o.model_path);
   const bool ids_in = o.ids || !session.info().has_source_vocab;
   const bool ids_out = o.ids || !session.info().has_target_vocab;
   // Batches bound the memory a long stdin takes; 256 rows keep a GPU busy.
@@ -393,7 +428,117 @@ int cmd_translate(const Options& o) {
   return 0;
 }
 
+constexpr const char* kSeparators = " \t\r,";
+bool is_separator(char c) { return std::string(kSeparators).find(c) != std::string::npos; }
+
+// Rows of x from the lines of `in` (see kUsage): each `count` finite numbers.
+// `where` names the input in messages ("stdin", a path).
+void read_rows(std::istream& in, const std::string& where, int32_t steps, int32_t features,
+               std::vector<float>& x, size_t& rows) {
+  const size_t count = size_t(steps) * size_t(features);
+  size_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const std::string at = where + " line " + std::to_string(line_no) + ": ";
+    size_t n = 0;
+    for (size_t i = first; i < line.size();) {
+      if (is_separator(line[i])) {
+        ++i;
+        continue;
+      }
+      size_t end = line.find_first_of(kSeparators, i);
+      if (end == std::string::npos) end = line.size();
+      const std::string field = line.substr(i, end - i);
+      i = end;
+      char* stop = nullptr;
+      errno = 0;
+      const float v = std::strtof(field.c_str(), &stop);
+      if (*stop != '\0' || stop == field.c_str())
+        throw CliError(at + "'" + field + "' is not a number", kExitFailure);
+      if (!std::isfinite(v) || errno == ERANGE)
+        throw CliError(at + "'" + field + "' is not a finite number", kExitFailure);
+      if (++n <= count) x.push_back(v);
+    }
+    if (n != count)
+      throw CliError(at + "expected " + std::to_string(count) + " numbers (steps " +
+                         std::to_string(steps) + " \u00d7 features " + std::to_string(features) +
+                         "), got " + std::to_string(n),
+                     kExitFailure);
+    ++rows;
+  }
+  if (in.bad()) throw CliError("cannot read " + where, kExitFailure);
+}
+
+// %.9g: a float printed so that it reads back as the same float.
+std::string number(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", double(v));
+  return buf;
+}
+
+int cmd_predict(const Options& o) {
+  if (o.model_path.empty())
+    usage_error("seqattn predict needs --model FILE (a sequence-head model)");
+  Session session(o.device, o.model_path);
+  const seqattn_model_info& info = session.info();
+  if (info.kind != SEQATTN_MODEL_SEQUENCE_HEAD)
+    throw CliError(o.model_path +
+                       ": model is a seq2seq model (format seqattn.seq2seq), not a sequence "
+                       "head: use seqattn translate",
+                   kExitFailure);
+  // Every input is read (and checked) before anything is printed.
+  std::vector<float> x;
+  size_t rows = 0;
+  const std::vector<std::string> inputs = o.texts.empty() ? std::vector<std::string>{"-"} : o.texts;
+  for (const std::string& path : inputs) {
+    if (path == "-") {
+      read_rows(std::cin, "stdin", info.steps, info.input_features, x, rows);
+      continue;
+    }
+    std::ifstream file(path);
+    if (!file) throw CliError("cannot open " + path + ": " + std::strerror(errno), kExitFailure);
+    read_rows(file, path, info.steps, info.input_features, x, rows);
+  }
+  const size_t per_row = size_t(info.steps) * size_t(info.input_features);
+  const size_t N = size_t(info.output_dim), T = size_t(info.steps);
+  constexpr size_t kBatch = 256;  // as translate: bounded memory, a busy GPU
+  std::vector<float> chunk, y, weights;
+  for (size_t first = 0; first < rows; first += kBatch) {
+    const size_t B = std::min(kBatch, rows - first);
+    chunk.assign(x.begin() + long(first * per_row), x.begin() + long((first + B) * per_row));
+    session.predict(int32_t(B), chunk, y, o.show_pooling ? &weights : nullptr);
+    for (size_t b = 0; b < B; ++b) {
+      std::string line;
+      for (size_t n = 0; n < N; ++n) line += (n ? " " : "") + number(y[b * N + n]);
+      if (o.show_pooling) {
+        line += "\t";
+        for (size_t t = 0; t < T; ++t) line += (t ? " " : "") + number(weights[b * T + t]);
+      }
+      std::cout << line << "\n";
+    }
+  }
+  return 0;
+}
+
+std::string describe_head(const seqattn_model_info& m) {
+  std::string s;
+  s += "  name:        " + std::string(*m.name ? m.name : "(none)") + "\n";
+  if (*m.description) s += "  description: " + std::string(m.description) + "\n";
+  s += "  kind:        sequence head: " + std::to_string(m.rnn_layers) + " RNN layer" +
+       (m.rnn_layers == 1 ? "" : "s") + " -> attention pooling over " +
+       std::to_string(m.pooled_dim) + " units -> " + std::to_string(m.dense_layers) +
+       " Dense layer" + (m.dense_layers == 1 ? "" : "s") + "\n";
+  s += "  shapes:      x [B, " + std::to_string(m.steps) + ", " +
+       std::to_string(m.input_features) + "] -> y [B, " + std::to_string(m.output_dim) +
+       "] (steps, features; seqattn predict reads " +
+       std::to_string(int64_t(m.steps) * m.input_features) + " numbers a line)\n";
+  return s;
+}
+
 std::string describe(const seqattn_model_info& m) {
+  if (m.kind == SEQATTN_MODEL_SEQUENCE_HEAD) return describe_head(m);
   const auto inputs = [](int32_t dim, int32_t vocab) {
     return dim > 0 ? "embedding " + std::to_string(dim) : "one-hot " + std::to_string(vocab);
   };
@@ -555,6 +700,7 @@ int cmd_demo(const Options& o) {
   for (const auto& e : examples) inputs.push_back(e.input);
 
   Session cpu(SEQATTN_DEVICE_CPU, o.model_path);
+  require_seq2seq(cpu, o.model_path);
   const seqattn_model_info& info = cpu.info();
   std::cout << "seqattn " << version_string(seqattn_version())
             << " demo: " << (*info.name ? info.name : "model") << ", an attention GRU seq2seq ("
@@ -643,6 +789,7 @@ int run(int argc, char** argv) {
       return 0;
     }
   if (command == "translate") return cmd_translate(parse_options(argc, argv, 2, command, true));
+  if (command == "predict") return cmd_predict(parse_options(argc, argv, 2, command, true));
   if (command == "demo") return cmd_demo(parse_options(argc, argv, 2, command, false));
   if (command == "info") return cmd_info(parse_options(argc, argv, 2, command, false));
   usage_error("unknown command '" + command + "'");

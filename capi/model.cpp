@@ -1,10 +1,13 @@
 // The extern "C" model functions of seqattn.h: validate every argument (token
 // ids against the vocabularies, lengths against the steps, the model against
-// its handle), then run src/model/model.cpp. Bad files come back from the
-// reader and the model as SEQATTN_ERROR_FORMAT / _IO, prefixed with the file.
+// its handle), then run src/model/model.cpp (the seq2seq kind) or
+// src/model/sequence_head.cpp (the sequence head, seqattn_model_predict, at
+// the end). Bad files come back from the reader and the model as
+// SEQATTN_ERROR_FORMAT / _IO, prefixed with the file.
 #include "model/model.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -13,6 +16,7 @@
 #include "handle.hpp"
 #include "validate.hpp"
 #include "model/safetensors.hpp"
+#include "model/sequence_head.hpp"
 #include "model/vocab.hpp"
 #include "seqattn/seqattn.h"
 
@@ -20,14 +24,25 @@ struct seqattn_model_s {
   // The backend whose memory holds the weights; declared first so that it is
   // released after the model, even when the handle was destroyed before.
   std::shared_ptr<seqattn::Backend> backend;
+  // Exactly one of the two, by the file's "format".
   std::unique_ptr<seqattn::model::Model> model;
+  std::unique_ptr<seqattn::model::SequenceHead> head;
 };
 
 namespace seqattn {
 namespace {
 
+// The seq2seq functions refuse a sequence head by name (see also head_for).
+void check_seq2seq(seqattn_model m) {
+  if (!m->model)
+    invalid(
+        "model is a sequence head (format \"seqattn.sequence_head\"), which has no "
+        "vocabularies or decoder: run it with seqattn_model_predict");
+}
+
 const model::Model& model_of(seqattn_model m) {
   check::not_null(m, "model");
+  check_seq2seq(m);
   return *m->model;
 }
 
@@ -39,6 +54,7 @@ model::Model& model_for(seqattn_handle handle, seqattn_model m) {
     invalid(
         "model was loaded on a different handle than the one passed (its weights live in "
         "that handle's memory)");
+  check_seq2seq(m);
   return *m->model;
 }
 
@@ -158,7 +174,11 @@ seqattn_model load(seqattn_handle handle, const st::File& file, const std::strin
   try {
     auto m = std::make_unique<seqattn_model_s>();
     m->backend = handle->backend;
-    m->model = std::make_unique<model::Model>(*m->backend, file);
+    const auto format = file.metadata().find("format");
+    if (format != file.metadata().end() && format->second == model::kSequenceHeadFormat)
+      m->head = std::make_unique<model::SequenceHead>(*m->backend, file);
+    else
+      m->model = std::make_unique<model::Model>(*m->backend, file);
     return m.release();
   } catch (const Error& e) {
     if (e.status() != SEQATTN_ERROR_FORMAT) throw;
@@ -174,6 +194,38 @@ st::File open_file(const std::string& path) {
     if (std::string(e.what()).find(path) != std::string::npos) throw;
     throw Error(e.status(), path + ": " + e.what());
   }
+}
+
+// ----------------------------------------------------------- sequence head
+
+// The model's head, after the checks model_for makes for the seq2seq kind.
+model::SequenceHead& head_for(seqattn_handle handle, seqattn_model m) {
+  check::not_null(handle, "handle");
+  check::not_null(m, "model");
+  if (m->backend != handle->backend)
+    invalid(
+        "model was loaded on a different handle than the one passed (its weights live in "
+        "that handle's memory)");
+  if (!m->head)
+    invalid(
+        "model is a seq2seq model (format \"seqattn.seq2seq\"), not a sequence head: run it "
+        "with seqattn_model_translate or seqattn_model_score");
+  return *m->head;
+}
+
+seqattn_model_info head_info(const model::HeadConfig& c) {
+  seqattn_model_info r{};
+  r.struct_size = sizeof(seqattn_model_info);
+  r.name = c.name.c_str();
+  r.description = c.description.c_str();
+  r.kind = SEQATTN_MODEL_SEQUENCE_HEAD;
+  r.input_features = c.input_features;
+  r.steps = c.steps;
+  r.output_dim = c.output_dim();
+  r.pooled_dim = c.pooled_dim();
+  r.rnn_layers = int32_t(c.rnn.size());
+  r.dense_layers = int32_t(c.dense.size());
+  return r;
 }
 
 }  // namespace
@@ -223,11 +275,23 @@ void seqattn_model_destroy(seqattn_model model) { delete model; }
 
 seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* info) {
   return guard([&] {
-    const model::Config& c = model_of(model).config();
+    check::not_null(model, "model");
     check::not_null(info, "info");
-    if (info->struct_size != sizeof(seqattn_model_info))
-      invalid("info->struct_size = " + std::to_string(info->struct_size) + " but expected " +
-              std::to_string(sizeof(seqattn_model_info)) + " (call seqattn_model_info_init first)");
+    // A program built against seqattn 0.1.0's header (the struct up to
+    // `description`) passes that size and gets the fields it knows.
+    constexpr size_t kVersion010 = offsetof(seqattn_model_info, decoder_kind);
+    const size_t size = info->struct_size;
+    if (size != sizeof(seqattn_model_info) && size != kVersion010)
+      invalid("info->struct_size = " + std::to_string(size) + " but expected " +
+              std::to_string(sizeof(seqattn_model_info)) + " (or " + std::to_string(kVersion010) +
+              ", seqattn 0.1.0's; call seqattn_model_info_init first)");
+    if (model->head) {
+      seqattn_model_info r = head_info(model->head->config());
+      r.struct_size = uint32_t(size);
+      std::memcpy(info, &r, size);
+      return;
+    }
+    const model::Config& c = model_of(model).config();
     seqattn_model_info r{};
     r.struct_size = sizeof(seqattn_model_info);
     r.source_vocab_size = c.source_vocab_size();
@@ -260,7 +324,9 @@ seqattn_status seqattn_model_get_info(seqattn_model model, seqattn_model_info* i
     r.source_mask = c.source_mask ? 1 : 0;
     r.has_source_vocab = c.has_source_vocab() ? 1 : 0;
     r.has_target_vocab = c.has_target_vocab() ? 1 : 0;
-    *info = r;
+    r.kind = SEQATTN_MODEL_SEQ2SEQ;
+    r.struct_size = uint32_t(size);
+    std::memcpy(info, &r, size);
   });
 }
 
@@ -389,6 +455,30 @@ seqattn_status seqattn_model_score(seqattn_handle handle, seqattn_model model, i
                  "target");
     m.score(batch, src_steps, src_tokens, src_lengths, tgt_steps, tgt_in_tokens, tgt_lengths,
             probs_out, attention_out);
+  });
+}
+
+seqattn_status seqattn_model_predict(seqattn_handle handle, seqattn_model model, int32_t batch,
+                                     int32_t steps, int32_t features, const float* x,
+                                     float* y_out, float* pooling_weights_out) {
+  return guard([&] {
+    model::SequenceHead& head = head_for(handle, model);
+    const model::HeadConfig& c = head.config();
+    check::positive(batch, "batch");
+    if (steps != c.steps)
+      invalid("steps = " + std::to_string(steps) + " but the model takes steps = " +
+              std::to_string(c.steps) + " (its attention pooling has one bias per time step)");
+    if (features != c.input_features)
+      invalid("features = " + std::to_string(features) + " but the model takes features = " +
+              std::to_string(c.input_features));
+    int64_t widest = std::max<int64_t>({c.input_features, c.output_dim(), 1});
+    for (const model::HeadConfig::Rnn& r : c.rnn)
+      widest = std::max<int64_t>(widest, 3 * int64_t(r.units));
+    for (const model::HeadConfig::Dense& d : c.dense) widest = std::max<int64_t>(widest, d.units);
+    check::elements("sequence-head tensors [B, T, max(F, 3H, N)]", {batch, steps, widest});
+    check::not_null(x, "x");
+    check::not_null(y_out, "y_out");
+    head.predict(batch, x, y_out, pooling_weights_out);
   });
 }
 

@@ -20,6 +20,7 @@ set(SEQATTN_CPU_SOURCES
   src/model/block_cache.cpp
   src/model/vocab.cpp
   src/model/model.cpp
+  src/model/sequence_head.cpp
   capi/model.cpp)
 
 # CUDA sources are listed in cmake/SeqattnCuda.cmake (host side in src/cuda/,

@@ -42,6 +42,11 @@ seqattn_model_test(test_date_model model/test_date_model.cpp)
 seqattn_model_test(test_keras_parity model/test_keras_parity.cpp)
 seqattn_model_test(test_model_allocations model/test_model_allocations.cpp)
 seqattn_model_test(test_decoder_fixtures model/test_decoder_fixtures.cpp)
+seqattn_model_test(test_sequence_head model/test_sequence_head.cpp)
+if(TARGET seqattn_cli)
+  target_compile_definitions(test_sequence_head PRIVATE SEQATTN_CLI="$<TARGET_FILE:seqattn_cli>")
+  add_dependencies(test_sequence_head seqattn_cli)
+endif()
 
 # The program itself: translate with the built-in model, and the demo.
 # PASS_REGULAR_EXPRESSION ignores the exit status, which test_model_files checks.

@@ -272,7 +272,11 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
 
 /* ------------------------------------------------------------------- model */
 /*
- * An attention seq2seq model loaded from a safetensors file (docs/model-format.md):
+ * A model loaded from a safetensors file (docs/model-format.md), of one of two
+ * kinds (seqattn_model_info.kind): a sequence head (format
+ * "seqattn.sequence_head": SimpleRNN/GRU layers, attention pooling, Dense
+ * layers), run by seqattn_model_predict (x [B, T, F] -> y [B, N]), or, format
+ * "seqattn.seq2seq", an attention seq2seq model that translates and scores:
  * embedding or one-hot inputs, GRU encoder (optionally bidirectional), GRU
  * decoder, additive attention, Dense softmax. The decoder is attention_keras'
  * (attention over the decoder GRU's outputs) or, with decoder.kind "bahdanau",
@@ -296,10 +300,11 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
  * SEQATTN_ERROR_UNSUPPORTED saying so (has_source_vocab / has_target_vocab in
  * seqattn_model_info).
  *
- * A model lives in the memory of the handle it was loaded on and runs only
- * with that handle. It keeps that memory alive: a model may be destroyed
- * before or after its handle. Token arrays, lengths and outputs of these
- * functions are host memory on every device.
+ * A function of the other kind refuses a model (SEQATTN_ERROR_INVALID_ARGUMENT,
+ * naming its kind). A model lives in the memory of the handle it was loaded on
+ * and runs only with that handle. It keeps that memory alive: a model may be
+ * destroyed before or after its handle. Token arrays, lengths and outputs of
+ * these functions are host memory on every device.
  * Like its handle, a model is for one thread at a time (see
  * seqattn_handle_create): a model and its handle must not be used from two
  * threads at once.
@@ -317,8 +322,15 @@ typedef SEQATTN_ENUM(seqattn_decoder_kind) {
   SEQATTN_DECODER_BAHDANAU = 1 /* attention from the previous state into the GRU's input */
 } seqattn_decoder_kind;
 
+typedef SEQATTN_ENUM(seqattn_model_kind) {
+  SEQATTN_MODEL_SEQ2SEQ = 0,      /* format "seqattn.seq2seq": translate, score */
+  SEQATTN_MODEL_SEQUENCE_HEAD = 1 /* format "seqattn.sequence_head": predict */
+} seqattn_model_kind;
+
 typedef struct seqattn_model_info {
-  uint32_t struct_size;          /* sizeof(seqattn_model_info); set by _init */
+  uint32_t struct_size; /* sizeof(seqattn_model_info); set by _init. The size of
+                           seqattn 0.1.0's struct (up to `description`) is accepted
+                           too: get_info fills that much */
   int32_t source_vocab_size;     /* Vs */
   int32_t target_vocab_size;     /* Vt */
   int32_t encoder_units;         /* H, per direction */
@@ -342,6 +354,15 @@ typedef struct seqattn_model_info {
   int32_t source_mask;        /* 1: pads masked out; 0: every source padded to max_source_len */
   int32_t has_source_vocab;   /* 0: ids only (text functions give SEQATTN_ERROR_UNSUPPORTED) */
   int32_t has_target_vocab;   /* likewise for the target side */
+  /* The sequence head's; 0 for a seq2seq model (except kind), whose fields
+   * above are 0 for a sequence head. */
+  seqattn_model_kind kind;
+  int32_t input_features; /* F: x is [B, T, F] */
+  int32_t steps;          /* T: predict takes exactly this many steps */
+  int32_t output_dim;     /* N: y is [B, N] */
+  int32_t pooled_dim;     /* H of the last RNN layer: the attention pooling's width */
+  int32_t rnn_layers;     /* >= 1 */
+  int32_t dense_layers;   /* >= 0 (0: y is the pooled vector) */
 } seqattn_model_info;
 
 SEQATTN_API void seqattn_model_info_init(seqattn_model_info* info);
@@ -421,6 +442,20 @@ SEQATTN_API seqattn_status seqattn_model_score(
 SEQATTN_API seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
                                                       int32_t* spans_out, /* [capacity, 2] */
                                                       int32_t capacity, int32_t* count_out);
+
+/* A sequence head's forward pass: the RNN layers (zero initial state, every
+ * step), attention pooling over the T steps, then the Dense layers. steps and
+ * features must be the model's (seqattn_model_info.steps, .input_features):
+ * the pooling has one bias per time step. pooling_weights_out[b, t] is the
+ * pooling's softmax weight of step t (each row sums to 1). Host memory on
+ * every device. A seq2seq model, a model loaded on another handle, a NULL x
+ * or y_out, or other steps or features: SEQATTN_ERROR_INVALID_ARGUMENT, and
+ * nothing is written. */
+SEQATTN_API seqattn_status seqattn_model_predict(
+    seqattn_handle handle, seqattn_model model, int32_t batch, int32_t steps, int32_t features,
+    const float* x,              /* [B, T, F] */
+    float* y_out,                /* [B, N] */
+    float* pooling_weights_out); /* [B, T], or NULL */
 
 #ifdef __cplusplus
 } /* extern "C" */

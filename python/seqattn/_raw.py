@@ -82,6 +82,11 @@ class seqattn_decoder_kind(enum.IntEnum):
     SEQATTN_DECODER_BAHDANAU = 1  # attention from the previous state into the GRU's input
 
 
+class seqattn_model_kind(enum.IntEnum):
+    SEQATTN_MODEL_SEQ2SEQ = 0        # format "seqattn.seq2seq": translate, score
+    SEQATTN_MODEL_SEQUENCE_HEAD = 1  # format "seqattn.sequence_head": predict
+
+
 # The anonymous enums of the header.
 SEQATTN_FEATURE_CUDA = 1
 SEQATTN_FEATURE_OPENMP = 2
@@ -89,7 +94,8 @@ SEQATTN_RNN_REVERSE = 1
 
 # The enum members as module constants too, as C code spells them.
 for _enum in (seqattn_status, seqattn_device, seqattn_math, seqattn_gru_variant,
-              seqattn_activation, seqattn_tokenization, seqattn_decoder_kind):
+              seqattn_activation, seqattn_tokenization, seqattn_decoder_kind,
+              seqattn_model_kind):
     globals().update(_enum.__members__)
 del _enum
 
@@ -166,6 +172,14 @@ class seqattn_model_info(Structure):
         ("source_mask", c_int32),
         ("has_source_vocab", c_int32),
         ("has_target_vocab", c_int32),
+        # Appended: the sequence head's (0 for a seq2seq model, except kind).
+        ("kind", c_enum),
+        ("input_features", c_int32),
+        ("steps", c_int32),
+        ("output_dim", c_int32),
+        ("pooled_dim", c_int32),
+        ("rnn_layers", c_int32),
+        ("dense_layers", c_int32),
     ]
 
 
@@ -307,6 +321,12 @@ _SIGNATURES = {
         seqattn_model, c_char_p,
         _i32p,   # spans_out [capacity, 2]: byte offset, byte length; or NULL
         c_int32, _i32p]),
+    "seqattn_model_predict": (_status, [
+        seqattn_handle, seqattn_model, c_int32, c_int32, c_int32,
+        _f32p,   # x [B, T, F] (host)
+        _f32p,   # y_out [B, N] (host)
+        _f32p,   # pooling_weights_out [B, T] (host) or NULL
+    ]),
 }
 
 # ---------------------------------------------------------------- loading

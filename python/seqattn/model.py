@@ -1,6 +1,8 @@
-"""seqattn.model.Model: an attention seq2seq model file (docs/model-format.md)
-loaded into a handle's memory, translating text by greedy decoding and
-showing where it attended.
+"""seqattn.model.Model: a model file (docs/model-format.md) loaded into a
+handle's memory: an attention seq2seq model, translating text by greedy
+decoding and showing where it attended, or a sequence head (SimpleRNN/GRU
+layers -> attention pooling -> Dense layers) mapping x [B, T, F] to y [B, N]
+with predict().
 
     import seqattn
     from seqattn.model import Model
@@ -8,6 +10,9 @@ showing where it attended.
         m.translate(["21 Nov 2026", "Saturday, November 21, 2026"])
         # ['2026-11-21', '2026-11-21']
         weights, src, out = m.attention("21 Nov 2026")  # [len(out), len(src)]
+    with seqattn.Handle() as h, Model(h, "forecaster.safetensors") as m:
+        y = m.predict(x)                                 # x [B, T, F] -> y [B, N]
+        y, weights = m.predict(x, pooling_weights=True)  # weights [B, T]
 
 A model file without vocabularies (docs/model-format.md) works on token ids:
 wherever a text goes in or comes out, it is then a string of space-separated
@@ -74,6 +79,10 @@ def _c_string(name: str, raw: bytes) -> bytes:
     return raw
 
 
+_HEAD_FIELDS = ("input_features", "steps", "output_dim", "pooled_dim", "rnn_layers",
+                "dense_layers")
+
+
 def _info_dict(i: _raw.seqattn_model_info) -> dict:
     """seqattn_model_info as plain Python values, strings decoded."""
     out = {name: getattr(i, name) for name, _ in i._fields_
@@ -94,6 +103,14 @@ def _info_dict(i: _raw.seqattn_model_info) -> dict:
     out["has_target_vocab"] = bool(i.has_target_vocab)
     out["name"] = (i.name or b"").decode("utf-8", "replace")
     out["description"] = (i.description or b"").decode("utf-8", "replace")
+    # Each kind's dict has its own fields only (the struct holds 0 for the other's).
+    if i.kind == _raw.SEQATTN_MODEL_SEQUENCE_HEAD:
+        out = {k: out[k] for k in ("name", "description") + _HEAD_FIELDS}
+        out["kind"] = "sequence_head"
+    else:
+        for k in _HEAD_FIELDS:
+            del out[k]
+        out["kind"] = "seq2seq"
     return out
 
 
@@ -159,6 +176,14 @@ class Model(Closeable):
         if self.handle.closed:
             raise ValueError("the Handle this Model was loaded on is closed")
         return self._m
+
+    def _seq2seq(self):
+        """The model, after the library confirms it is a seq2seq model: a
+        sequence head is refused with the library's message naming its kind."""
+        m = self._model()
+        if self._info["kind"] != "seq2seq":
+            check_status(_raw.seqattn_model_source_vocab_size(m, byref(c_int32())))
+        return m
 
     def close(self) -> None:
         m, self._m = self._m, None
@@ -227,6 +252,7 @@ class Model(Closeable):
     def encode_target(self, text: str) -> np.ndarray:
         """Target ids of `text` (chars or words, as the model's tokenisation), for
         scoring; a token outside the target vocabulary raises ValueError."""
+        self._seq2seq()
         self._model()  # a closed model encodes nothing, like the C calls
         if self.target_vocab is None:
             return _parse_ids(text, "target")
@@ -253,6 +279,7 @@ class Model(Closeable):
         lengths [B]) or, with attention=True, (tokens, lengths, weights
         [B, max_steps, Ts]); past a row's length tokens are target_pad and
         weights 0."""
+        self._seq2seq()
         m = self._model()
         src = int32_array("src_tokens", src_tokens)
         if src.ndim != 2:
@@ -273,6 +300,7 @@ class Model(Closeable):
     def translate(self, texts, max_steps=None):
         """Translations of a list of strings (or of one string, then a string).
         Without a target vocabulary a translation is its space-separated ids."""
+        self._seq2seq()
         if max_steps is not None:  # before any tokenising or allocation
             max_steps = int32_value("max_steps", max_steps, low=1)
         single = isinstance(texts, str)
@@ -292,6 +320,7 @@ class Model(Closeable):
         translation: the tokens are the vocabulary's strings (ints on a side
         without one); weights[t, i] is how much output token t attended to
         source token i."""
+        self._seq2seq()
         if max_steps is not None:
             max_steps = int32_value("max_steps", max_steps, low=1)
         src, lengths, rows = self._batch([text], "text", single=True)
@@ -314,6 +343,7 @@ class Model(Closeable):
         score(src_tokens [B, Ts], tgt_in_tokens [B, Td], src_lengths, tgt_lengths):
         the C call on token ids; returns (probs, attention). Rows past a length are 0.
         """
+        self._seq2seq()
         if targets is not None and len(targets) and isinstance(targets[0], str):
             if len(sources) != len(targets):
                 raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
@@ -348,3 +378,28 @@ class Model(Closeable):
             self.handle, m, B, Ts, _ptr(src, _i32p), _ptr(s_len, _i32p), Td,
             _ptr(tgt_in, _i32p), _ptr(t_len, _i32p), _ptr(probs, _f32p), _ptr(att, _f32p)))
         return probs, att
+
+    def predict(self, x, pooling_weights=False):
+        """A sequence head's outputs: x [B, T, F] (floating point; converted to
+        float32) -> y [B, N] float32, with T and F the model's (info["steps"],
+        info["input_features"]). pooling_weights=True returns (y, weights
+        [B, T]), the attention pooling's softmax weights. A seq2seq model,
+        or other steps or features, raise seqattn.SeqattnError naming them."""
+        m = self._model()
+        array = np.asarray(x)
+        if array.dtype.kind != "f":
+            raise TypeError(f"x must hold floating-point values, got dtype {array.dtype}")
+        if array.ndim != 3:
+            raise ValueError(f"x must be [batch, steps, features], got shape {array.shape}")
+        x32 = np.ascontiguousarray(array, dtype=np.float32)
+        if not x32.flags.aligned:
+            x32 = x32.copy()
+        B, T, F = x32.shape
+        # A seq2seq model has no output_dim: the C call refuses it, naming the kind.
+        y = np.zeros((B, self._info.get("output_dim", 0)), np.float32)
+        weights = np.zeros((B, T), np.float32) if pooling_weights else None
+        check_status(_raw.seqattn_model_predict(
+            self.handle, m, int32_value("batch", B), int32_value("steps", T),
+            int32_value("features", F), _ptr(x32, _f32p), _ptr(y, _f32p),
+            _ptr(weights, _f32p)))
+        return (y, weights) if pooling_weights else y

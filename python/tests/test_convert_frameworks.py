@@ -75,16 +75,7 @@ def test_converted_file_reproduces_the_framework_numpy(name, tmp_path):
     np.testing.assert_array_equal(tokens, ex["greedy_tokens"])
 
 
-def _library_case(name):
-    m = _meta(name)
-    marks = []
-    if m["kind"] == "sequence_head":
-        marks.append(pytest.mark.xfail(strict=True, reason="the sequence_head model kind (issue "
-                                       "10 item 3) is not in the library yet"))
-    return pytest.param(name, marks=marks)
-
-
-@pytest.mark.parametrize("name", [_library_case(n) for n in CASES])
+@pytest.mark.parametrize("name", CASES)
 def test_converted_file_reproduces_the_framework_library(cpu, name, tmp_path):
     m, out, _, ex = _convert(name, tmp_path)
     with seqattn.Model(cpu, out) as model:

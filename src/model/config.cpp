@@ -106,7 +106,7 @@ std::string metadata_value(const st::File& file, const char* key) {
 Config parse_config(const st::File& file) {
   if (const std::string f = metadata_value(file, "format"); f != "seqattn.seq2seq")
     format_error("model file __metadata__ \"format\" = \"" + f +
-                 "\", expected \"seqattn.seq2seq\"");
+                 "\", expected \"seqattn.seq2seq\" (or \"seqattn.sequence_head\")");
   if (const std::string v = metadata_value(file, "format_version"); v != "1")
     format_error("model file __metadata__ \"format_version\" = \"" + v +
                  "\" is not a version this library reads (1)");

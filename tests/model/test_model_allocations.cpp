@@ -309,4 +309,80 @@ INSTANTIATE_TEST_SUITE_P(FastCpu, SteadyState,
                                            Shape{"unmasked_pre_vocab14", 14, false, true}),
                          [](const auto& p) { return p.param.name; });
 
+// A sequence head (seqattn_model_predict) keeps its buffers between calls:
+// after the first call at a batch size, a call of that size or smaller
+// allocates nothing at all, with or without the pooling weights. Two GRU
+// layers of 32 units over 40 steps and two Dense layers, so that the fast
+// path's products take their threaded branches; T = 300 steps in a second
+// head goes past the pooling's stack scratch (256 steps).
+std::string head_config(int32_t steps) {
+  return R"({"input_features": 3, "steps": )" + std::to_string(steps) +
+         R"(, "rnn": [{"cell": "gru", "units": 32, "gru_variant": "reset_after"},
+                      {"cell": "simple_rnn", "units": 24}],
+             "pooling": {},
+             "dense": [{"units": 16, "activation": "relu"}, {"units": 5, "activation": "softmax"}]})";
+}
+
+Bytes random_head(int32_t steps) {
+  Lcg rng(3);
+  SafetensorsFile f;
+  f.metadata = {{"format", "seqattn.sequence_head"}, {"format_version", "1"},
+                {"config", head_config(steps)}};
+  const auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+    size_t n = 1;
+    for (int64_t d : shape) n *= size_t(d);
+    f.tensors[name] = f32_tensor(std::move(shape), rng.vec(n, 0.3));
+  };
+  add("rnn.0.kernel", {3, 96});
+  add("rnn.0.recurrent_kernel", {32, 96});
+  add("rnn.0.bias", {2, 96});
+  add("rnn.1.kernel", {32, 24});
+  add("rnn.1.recurrent_kernel", {24, 24});
+  add("rnn.1.bias", {24});
+  add("pooling.w", {24});
+  add("pooling.b", {steps});
+  add("dense.0.kernel", {24, 16});
+  add("dense.0.bias", {16});
+  add("dense.1.kernel", {16, 5});
+  add("dense.1.bias", {5});
+  return f.serialize();
+}
+
+class HeadSteadyState : public ::testing::TestWithParam<int32_t> {};
+
+TEST_P(HeadSteadyState, PredictAllocatesNothingOnceWarm) {
+  const int32_t T = GetParam(), F = 3, N = 5, kB = 24;
+  HandleOwner handle(SEQATTN_DEVICE_CPU);
+  ASSERT_EQ(handle.status, SEQATTN_OK) << last_error();
+  ModelOwner model;
+  const Bytes bytes = random_head(T);
+  ASSERT_EQ(seqattn_model_load_from_memory(handle.h, bytes.data(), bytes.size(), &model.m),
+            SEQATTN_OK)
+      << last_error();
+  Lcg rng(9);
+  const std::vector<float> x = rng.vec(size_t(kB * T * F), 1.0);
+  std::vector<float> y(size_t(kB * N)), w(size_t(kB * T));
+  const auto predict = [&](int32_t batch, bool weights) {
+    ASSERT_EQ(seqattn_model_predict(handle.h, model.m, batch, T, F, x.data(), y.data(),
+                                    weights ? w.data() : nullptr),
+              SEQATTN_OK)
+        << last_error();
+  };
+  const Counts cold = allocations_of([&] { predict(kB, true); });
+  ASSERT_GT(cold.news, 0) << "the counter did not see the library's first call allocate";
+  const Counts warm = allocations_of([&] { predict(kB, true); });
+  const Counts no_weights = allocations_of([&] { predict(kB, false); });
+  const Counts smaller = allocations_of([&] { predict(7, true); });
+  std::printf("predict, T = %d: cold %ld new; steady: %s; without weights: %s; batch 7: %s\n", T,
+              cold.news, ::testing::PrintToString(warm).c_str(),
+              ::testing::PrintToString(no_weights).c_str(),
+              ::testing::PrintToString(smaller).c_str());
+  EXPECT_EQ(warm, Counts{}) << "a steady predict call allocates";
+  EXPECT_EQ(no_weights, Counts{}) << "predict without the pooling weights allocates";
+  EXPECT_EQ(smaller, Counts{}) << "a smaller batch after a larger one allocates";
+}
+
+INSTANTIATE_TEST_SUITE_P(FastCpu, HeadSteadyState, ::testing::Values(40, 300),
+                         [](const auto& p) { return "steps" + std::to_string(p.param); });
+
 }  // namespace
