@@ -41,6 +41,17 @@ std::pair<const void*, size_t> whole(const std::vector<T>& v) {
 
 // Calls are built in place and hold pointers into their own buffers: not copyable.
 struct NoCopy {
+  // One allocation to hold an input and an output laid over it, so that an
+  // overlap test never points past the end of a buffer (where the next one
+  // may lie, and be named instead).
+  std::vector<float> arena = std::vector<float>(128, 0.25f);
+  template <class T>
+  T* into_arena(const std::vector<T>& v) {
+    std::memcpy(arena.data(), v.data(), v.size() * sizeof(T));
+    return reinterpret_cast<T*>(arena.data());
+  }
+  float* arena_at(size_t offset) { return arena.data() + offset; }
+
   NoCopy() = default;
   NoCopy(const NoCopy&) = delete;
   NoCopy& operator=(const NoCopy&) = delete;
@@ -416,36 +427,43 @@ TEST_F(Validation, AttentionForwardRefusesOverlap) {
     return whole(c.h);
   });
   rejects_overlap<C>("context_out", "decoder_out", [](C& c) -> R {
-    c.context_arg = c.s.data() + 19;  // its last element only
-    return whole(c.s);
+    c.s_arg = c.into_arena(c.s);
+    c.context_arg = c.arena_at(19);  // over its last element only
+    return whole(c.arena);
   });
   rejects_overlap<C>("context_out", "enc_lengths", [](C& c) -> R {
-    c.context_arg = reinterpret_cast<float*>(c.enc.data());
-    return whole(c.enc);
+    c.enc_arg = c.into_arena(c.enc);
+    c.context_arg = c.arena_at(1);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "W", [](C& c) -> R {
-    c.weights_arg = c.W.data() + 5;
-    return whole(c.W);
+    c.W_arg = c.into_arena(c.W);
+    c.weights_arg = c.arena_at(5);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "U", [](C& c) -> R {
     c.weights_arg = c.U.data();
     return whole(c.U);
   });
   rejects_overlap<C>("weights_out", "bias", [](C& c) -> R {
-    c.weights_arg = c.bias.data();
-    return whole(c.bias);
+    c.bias_arg = c.into_arena(c.bias);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "v", [](C& c) -> R {
-    c.weights_arg = c.v.data() + 2;
-    return whole(c.v);
+    c.v_arg = c.into_arena(c.v);
+    c.weights_arg = c.arena_at(2);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "dec_lengths", [](C& c) -> R {
-    c.weights_arg = reinterpret_cast<float*>(c.dec.data());
-    return whole(c.dec);
+    c.dec_arg = c.into_arena(c.dec);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "context_out", [](C& c) -> R {
-    c.weights_arg = c.context.data() + 15;  // context_out is [2, 2, 4]: 16 floats
-    return whole(c.context);
+    c.context_arg = c.arena_at(0);  // context_out is [2, 2, 4]: 16 floats
+    c.weights_arg = c.arena_at(15);
+    return whole(c.arena);
   });
 
   // Adjacent is not overlapping: context_out right after encoder_out, and
@@ -470,16 +488,19 @@ TEST_F(Validation, AttentionProjectKeysRefusesOverlap) {
   using C = ProjectKeysCall;
   using R = std::pair<const void*, size_t>;
   rejects_overlap<C>("keys_out", "encoder_out", [](C& c) -> R {
-    c.keys_arg = c.h.data() + 10;
-    return whole(c.h);
+    c.h_arg = c.into_arena(c.h);
+    c.keys_arg = c.arena_at(10);
+    return whole(c.arena);
   });
   rejects_overlap<C>("keys_out", "W", [](C& c) -> R {
-    c.keys_arg = c.W.data();
-    return whole(c.W);
+    c.W_arg = c.into_arena(c.W);
+    c.keys_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("keys_out", "bias", [](C& c) -> R {
-    c.keys_arg = c.bias.data();
-    return whole(c.bias);
+    c.bias_arg = c.into_arena(c.bias);
+    c.keys_arg = c.arena_at(2);
+    return whole(c.arena);
   });
 }
 
@@ -503,12 +524,14 @@ TEST_F(Validation, AttentionForwardProjectedRefusesOverlap) {
     return whole(c.U);
   });
   rejects_overlap<C>("weights_out", "v", [](C& c) -> R {
-    c.weights_arg = c.v.data();
-    return whole(c.v);
+    c.v_arg = c.into_arena(c.v);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("context_out", "dec_lengths", [](C& c) -> R {
-    c.context_arg = reinterpret_cast<float*>(c.dec.data());
-    return whole(c.dec);
+    c.dec_arg = c.into_arena(c.dec);
+    c.context_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "context_out", [](C& c) -> R {
     c.weights_arg = c.context.data();
@@ -524,20 +547,24 @@ TEST_F(Validation, AttentionPoolingRefusesOverlap) {
     return whole(c.x);
   });
   rejects_overlap<C>("context_out", "lengths", [](C& c) -> R {
-    c.context_arg = reinterpret_cast<float*>(c.lengths.data());
-    return whole(c.lengths);
+    c.lengths_arg = c.into_arena(c.lengths);
+    c.context_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "w", [](C& c) -> R {
-    c.weights_arg = c.w.data() + 3;
-    return whole(c.w);
+    c.w_arg = c.into_arena(c.w);
+    c.weights_arg = c.arena_at(3);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "b", [](C& c) -> R {
-    c.weights_arg = c.b.data();
-    return whole(c.b);
+    c.b_arg = c.into_arena(c.b);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
   });
   rejects_overlap<C>("weights_out", "context_out", [](C& c) -> R {
-    c.weights_arg = c.context.data() + 7;
-    return whole(c.context);
+    c.context_arg = c.arena_at(0);
+    c.weights_arg = c.arena_at(7);
+    return whole(c.arena);
   });
 }
 
@@ -547,20 +574,23 @@ TEST_F(Validation, GruAndSimpleRnnRefuseOverlap) {
     using R = std::pair<const void*, size_t>;
     // The case: seqattn.gru(h, x, k, rk, out=x) zero-filled x first.
     rejects_overlap<C>("outputs", "x", [](C& c) -> R {
-      c.outputs_arg = c.x.data();
-      return whole(c.x);
+      c.x_arg = c.into_arena(c.x);
+      c.outputs_arg = c.arena_at(0);
+      return whole(c.arena);
     });
     rejects_overlap<C>("outputs", "lengths", [](C& c) -> R {
-      c.outputs_arg = reinterpret_cast<float*>(c.lengths.data());
-      return whole(c.lengths);
+      c.lengths_arg = c.into_arena(c.lengths);
+      c.outputs_arg = c.arena_at(0);
+      return whole(c.arena);
     });
     rejects_overlap<C>("h_last", "h0", [](C& c) -> R {
       c.h_last_arg = c.h0.data();  // in place across calls is the caller's copy to make
       return whole(c.h0);
     });
     rejects_overlap<C>("outputs", "kernel", [](C& c) -> R {
-      c.outputs_arg = c.kernel.data();
-      return whole(c.kernel);
+      c.kernel_arg = c.into_arena(c.kernel);
+      c.outputs_arg = c.arena_at(0);
+      return whole(c.arena);
     });
     rejects_overlap<C>("h_last", "recurrent_kernel", [](C& c) -> R {
       c.h_last_arg = c.rec.data() + 3;
@@ -597,8 +627,9 @@ TEST_F(Validation, DenseRefusesOverlap) {
     return whole(c.W);
   });
   rejects_overlap<C>("y", "b", [](C& c) -> R {
-    c.y_arg = c.b.data() + 1;
-    return whole(c.b);
+    c.b_arg = c.into_arena(c.b);
+    c.y_arg = c.arena_at(1);
+    return whole(c.arena);
   });
 }
 
@@ -662,19 +693,26 @@ TEST_F(Validation, ModelRefusesOverlap) {
   const int32_t steps = 12;
   std::vector<int32_t> out(steps, -7), out_len(1, -7);
   std::vector<float> attention = sentinels(size_t(steps) * size_t(src_steps));
-  refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
-                                  src.data(), out_len.data(), nullptr),
+  // An output laid over an input inside one allocation (never past a
+  // buffer's end, where the next buffer may lie).
+  std::vector<int32_t> arena(4096, 0);
+  std::copy(src.begin(), src.end(), arena.begin());
+  const std::vector<int32_t> arena_before = arena;
+  refused(seqattn_model_translate(h(), model, 1, src_steps, arena.data(), src_len.data(), steps,
+                                  arena.data() + 2, out_len.data(), nullptr),
           "out_tokens overlaps src_tokens");
   refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
                                   out.data(), src_len.data(), nullptr),
           "out_lengths overlaps src_lengths");
   refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
-                                  out.data(), out_len.data(), reinterpret_cast<float*>(&out[3])),
+                                  arena.data() + 100, out_len.data(),
+                                  reinterpret_cast<float*>(arena.data() + 103)),
           "attention_out overlaps out_tokens");
   refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
                                   out.data(), &out[steps - 1], attention.data()),
           "out_lengths overlaps out_tokens");
   EXPECT_EQ(src, src_before);
+  EXPECT_EQ(arena, arena_before);
   EXPECT_EQ(src_len, std::vector<int32_t>{src_steps});
   EXPECT_EQ(out, std::vector<int32_t>(steps, -7));
   EXPECT_EQ(out_len, std::vector<int32_t>(1, -7));
@@ -690,14 +728,17 @@ TEST_F(Validation, ModelRefusesOverlap) {
   const std::vector<int32_t> tgt_before = tgt_in;
   std::vector<float> probs = sentinels(size_t(3) * size_t(info.target_vocab_size));
   std::vector<float> att = sentinels(size_t(3) * size_t(src_steps));
+  std::copy(tgt_in.begin(), tgt_in.end(), arena.begin() + 1000);
+  const std::vector<int32_t> arena_before_score = arena;
   refused(seqattn_model_score(h(), model, 1, src_steps, src.data(), src_len.data(), 3,
-                              tgt_in.data(), nullptr, reinterpret_cast<float*>(tgt_in.data()),
-                              nullptr),
+                              arena.data() + 1000, nullptr,
+                              reinterpret_cast<float*>(arena.data() + 1002), nullptr),
           "probs_out overlaps tgt_in_tokens");
-  refused(seqattn_model_score(h(), model, 1, src_steps, src.data(), src_len.data(), 3,
+  refused(seqattn_model_score(h(), model, 1, src_steps, arena.data(), src_len.data(), 3,
                               tgt_in.data(), nullptr, probs.data(),
-                              reinterpret_cast<float*>(src.data())),
+                              reinterpret_cast<float*>(arena.data() + 5)),
           "attention_out overlaps src_tokens");
+  EXPECT_EQ(arena, arena_before_score);
   refused(seqattn_model_score(h(), model, 1, src_steps, src.data(), src_len.data(), 3,
                               tgt_in.data(), nullptr, probs.data(), probs.data() + 1),
           "attention_out overlaps probs_out");
