@@ -16,7 +16,9 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +43,19 @@ class CliError : public std::runtime_error {
   int exit_code_;
 };
 
+// Bounds of `seqattn translate` (kUsage and README.md say them). A line of
+// stdin or a TEXT longer than kMaxLineBytes is refused before anything is
+// translated; it is read no further than the bound, so a huge line costs no
+// memory. Lines are translated in batches of at most kBatchRows rows and
+// kBatchTokens source tokens (rows x the longest row), sorted by length so
+// that one long line does not pad a whole batch. --show-attention keeps each
+// batch's attention maps, [rows, steps, tokens] floats, under
+// kAttentionBytes; a single line whose map is larger is refused.
+constexpr size_t kMaxLineBytes = 4096;
+constexpr size_t kBatchRows = 256;
+constexpr uint64_t kBatchTokens = 16384;
+constexpr uint64_t kAttentionBytes = uint64_t(256) << 20;
+
 [[noreturn]] void usage_error(const std::string& message) {
   throw CliError(message + " (see seqattn --help)", kExitUsage);
 }
@@ -58,10 +73,14 @@ const char* const kUsage =
     "  translate [--model FILE] [--device cpu|reference|cuda] [--max-steps N] [--show-attention]\n"
     "            [--ids] TEXT...\n"
     "            translate each TEXT (or, for TEXT '-', each line of stdin) and print one\n"
-    "            translation per line; --show-attention draws each attention map.\n"
-    "            --ids: each TEXT is source token ids separated by spaces (\"5 8 3\") and each\n"
-    "            translation is printed as target token ids the same way. A model file\n"
-    "            without a source (target) vocabulary reads (prints) ids without --ids.\n"
+    "            translation per line, in the input's order; --show-attention draws each\n"
+    "            attention map. --ids: each TEXT is source token ids separated by spaces\n"
+    "            (\"5 8 3\") and each translation is printed as target token ids the same\n"
+    "            way. A model file without a source (target) vocabulary reads (prints) ids\n"
+    "            without --ids. A TEXT or line longer than 4096 bytes, or holding a NUL\n"
+    "            byte, is refused: seqattn names it ('stdin line 7 ...'), translates\n"
+    "            nothing and exits 1. So is, with --show-attention, one whose attention\n"
+    "            map (steps x its tokens floats) would take more than 256 MiB.\n"
     "  predict --model FILE [--device cpu|reference|cuda] [--show-pooling] [INPUT...]\n"
     "            run a sequence-head model (format seqattn.sequence_head) over each line of\n"
     "            each INPUT file (stdin when there is none, or for INPUT '-'): a line is one\n"
@@ -69,7 +88,7 @@ const char* const kUsage =
     "            time-major (the features of step 0 first); empty lines and lines starting\n"
     "            with '#' are skipped. Prints one line of outputs per sequence;\n"
     "            --show-pooling adds a tab and the sequence's attention-pooling weights\n"
-    "            (one per step). `seqattn info --model FILE` shows steps and features\n"
+    "            (one per step). `seqattn info --model FILE` shows steps and features.\n"
     "  demo [--model FILE]\n"
     "            translate dates written in different ways, show an attention map, and time\n"
     "            the same batch on the reference, the fast CPU path and the GPU when there is one\n"
@@ -87,7 +106,12 @@ const char* const kUsage =
     "\n"
     "Without --model, the date normaliser built into this program is used: it turns\n"
     "'21 Nov 2026', 'November 21, 2026', '21/11/2026', 'Saturday, 21 November 2026' ...\n"
-    "into 2026-11-21.\n";
+    "into 2026-11-21.\n"
+    "\n"
+    "A model trained in Keras (.keras, .h5) or PyTorch (the seq2seq tutorial's state dicts)\n"
+    "becomes a model FILE with the Python package: pip install . at the source tree, then\n"
+    "  python -m seqattn.convert SRC OUT.safetensors\n"
+    "(python/README.md lists the layers it recognises).\n";
 
 // The word --device takes for each device, also the label of its figures.
 const char* device_name(seqattn_device device) {
@@ -170,6 +194,16 @@ class Session {
     check(seqattn_model_predict(handle_, model_, batch, info_.steps, info_.input_features,
                                 x.data(), y.data(), weights ? weights->data() : nullptr),
           "prediction failed");
+  }
+
+  // The number of source tokens `text` makes (what a batch of it is padded
+  // to); ids_in: the ids it holds (see --ids).
+  int32_t token_count(const std::string& text, bool ids_in) const {
+    if (ids_in) return int32_t(parse_ids(text).size());
+    int32_t n = 0;
+    check(seqattn_model_encode_source(model_, text.c_str(), nullptr, 0, &n),
+          "cannot tokenise \"" + text + "\"");
+    return n;
   }
 
   // ids_in: each text is space-separated source ids; ids_out: translations
@@ -396,35 +430,135 @@ void require_seq2seq(const Session& session, const std::string& model_path) {
                    kExitFailure);
 }
 
+// One input of `seqattn translate`: its text and where it came from, for messages.
+struct Input {
+  std::string text;
+  std::string where;  // "TEXT 2", "stdin line 7"
+};
+
+// A NUL would end the text at the C API (it takes NUL-terminated strings):
+// the rest of the line would be dropped silently.
+void check_input(const Input& in, bool too_long) {
+  if (too_long)
+    throw CliError(in.where + " is longer than " + std::to_string(kMaxLineBytes) +
+                       " bytes, the limit of one input: nothing was translated",
+                   kExitFailure);
+  const size_t nul = in.text.find('\0');
+  if (nul != std::string::npos)
+    throw CliError(in.where + " holds a NUL byte (at byte " + std::to_string(nul + 1) +
+                       "): nothing was translated",
+                   kExitFailure);
+}
+
+// The lines of `in`, each without its "\n" (and a "\r" before it). A line is
+// read only up to kMaxLineBytes + 1 bytes: a longer one is refused then, and
+// so never held whole.
+std::vector<Input> read_lines(std::istream& in) {
+  std::vector<Input> lines;
+  std::streambuf* buf = in.rdbuf();
+  std::string line;
+  for (size_t number = 1;; ++number) {
+    line.clear();
+    int c = 0;
+    bool any = false;
+    while ((c = buf->sbumpc()) != std::char_traits<char>::eof()) {
+      any = true;
+      if (c == '\n') break;
+      line.push_back(char(c));
+      if (line.size() > kMaxLineBytes + 1) break;  // "\r" may still follow within the bound
+    }
+    if (!any) break;
+    if (!line.empty() && line.back() == '\r' && c == '\n') line.pop_back();
+    Input input{line, "stdin line " + std::to_string(number)};
+    check_input(input, line.size() > kMaxLineBytes);
+    lines.push_back(std::move(input));
+    if (c == std::char_traits<char>::eof()) break;
+  }
+  return lines;
+}
+
+// rows x steps x tokens floats, in bytes; UINT64_MAX where it overflows.
+uint64_t attention_bytes(uint64_t rows, uint64_t steps, uint64_t tokens) {
+  uint64_t n = 0;
+  if (__builtin_mul_overflow(rows, steps, &n) || __builtin_mul_overflow(n, tokens, &n) ||
+      __builtin_mul_overflow(n, uint64_t(sizeof(float)), &n))
+    return UINT64_MAX;
+  return n;
+}
+
+std::string mib(uint64_t bytes) {
+  if (bytes == UINT64_MAX) return "more than 2^64 bytes";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f MiB", double(bytes) / 1048576.0);
+  return text;
+}
+
 int cmd_translate(const Options& o) {
   if (o.texts.empty()) usage_error("seqattn translate needs at least one TEXT (or - for stdin)");
-  std::vector<std::string> texts;
-  for (const std::string& t : o.texts) {
+  std::vector<Input> inputs;
+  for (size_t i = 0; i < o.texts.size(); ++i) {
+    const std::string& t = o.texts[i];
     if (t != "-") {
-      texts.push_back(t);
+      Input input{t, "TEXT " + std::to_string(i + 1)};
+      check_input(input, t.size() > kMaxLineBytes);
+      inputs.push_back(std::move(input));
       continue;
     }
-    for (std::string line; std::getline(std::cin, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      texts.push_back(line);
-    }
+    std::vector<Input> lines = read_lines(std::cin);
+    inputs.insert(inputs.end(), std::make_move_iterator(lines.begin()),
+                  std::make_move_iterator(lines.end()));
   }
   Session session(o.device, o.model_path);
   require_seq2seq(session, o.model_path);
   const bool ids_in = o.ids || !session.info().has_source_vocab;
   const bool ids_out = o.ids || !session.info().has_target_vocab;
-  // Batches bound the memory a long stdin takes; 256 rows keep a GPU busy.
-  constexpr size_t kBatch = 256;
-  for (size_t first = 0; first < texts.size(); first += kBatch) {
-    const std::vector<std::string> chunk(
-        texts.begin() + long(first), texts.begin() + long(std::min(texts.size(), first + kBatch)));
-    const std::vector<Translation> out =
-        session.translate(chunk, o.max_steps, o.show_attention, ids_in, ids_out);
-    for (size_t i = 0; i < out.size(); ++i) {
-      std::cout << out[i].text << "\n";
-      if (o.show_attention) std::cout << draw(out[i]) << "\n";
-    }
+  const int32_t steps = o.max_steps > 0 ? o.max_steps : session.info().max_target_len;
+
+  // Every input's length in tokens, and (before anything is translated) the
+  // attention maps' size: B x steps x Ts floats, checked rather than left to
+  // end in bad_alloc.
+  std::vector<uint64_t> tokens(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    tokens[i] = uint64_t(std::max(session.token_count(inputs[i].text, ids_in), 1));
+    if (!o.show_attention) continue;
+    const uint64_t bytes = attention_bytes(1, uint64_t(steps), tokens[i]);
+    if (bytes > kAttentionBytes)
+      throw CliError("--show-attention: the attention map of " + inputs[i].where + " (" +
+                         std::to_string(tokens[i]) + " tokens) over " + std::to_string(steps) +
+                         " steps (--max-steps" +
+                         (o.max_steps > 0 ? "" : ", by default the model's max_target_len") +
+                         ") would take " + mib(bytes) + ", more than the limit of " +
+                         mib(kAttentionBytes) + ": lower --max-steps or shorten the input",
+                     kExitFailure);
   }
+
+  // Batches of inputs of similar length: shortest first, each as many rows as
+  // fit the bounds; the results go back to the inputs' order.
+  std::vector<size_t> order(inputs.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return tokens[a] < tokens[b]; });
+  std::vector<std::string> printed(inputs.size());
+  for (size_t first = 0; first < order.size();) {
+    size_t last = first + 1;  // one row always fits: the checks above passed
+    while (last < order.size() && last - first < kBatchRows) {
+      const uint64_t rows = last - first + 1, longest = tokens[order[last]];
+      if (rows * longest > kBatchTokens) break;
+      if (o.show_attention && attention_bytes(rows, uint64_t(steps), longest) > kAttentionBytes)
+        break;
+      ++last;
+    }
+    std::vector<std::string> chunk;
+    for (size_t k = first; k < last; ++k) chunk.push_back(inputs[order[k]].text);
+    const std::vector<Translation> out =
+        session.translate(chunk, steps, o.show_attention, ids_in, ids_out);
+    for (size_t k = first; k < last; ++k) {
+      const Translation& t = out[k - first];
+      printed[order[k]] = t.text + "\n" + (o.show_attention ? draw(t) + "\n" : "");
+    }
+    first = last;
+  }
+  for (const std::string& p : printed) std::cout << p;
   return 0;
 }
 

@@ -374,6 +374,9 @@ seqattn_status seqattn_model_encode_source(seqattn_model model, const char* text
     check::not_null(len_out, "len_out");
     require_vocab(m.config(), true, "seqattn_model_encode_source");
     check_capacity(capacity, ids_out, "ids_out");
+    check::no_overlap({check::buffer(ids_out, capacity, "ids_out"),
+                       check::buffer(len_out, 1, "len_out")},
+                      {check::buffer(text, int64_t(s.size()) + 1, "text")});
     const std::vector<int32_t> ids = m.encode_source(s);
     const auto n = int32_t(ids.size());
     if (count_only(n, capacity, ids_out, len_out)) return;
@@ -391,6 +394,9 @@ seqattn_status seqattn_model_source_spans(seqattn_model model, const char* text,
     check::not_null(count_out, "count_out");
     check_capacity(capacity, spans_out, "spans_out");
     require_vocab(m.config(), true, "seqattn_model_source_spans");
+    check::no_overlap({check::buffer(spans_out, 2 * int64_t(capacity), "spans_out"),
+                       check::buffer(count_out, 1, "count_out")},
+                      {check::buffer(text, int64_t(s.size()) + 1, "text")});
     const std::vector<model::Span> spans = model::source_spans(s, m.config().tokenization);
     const auto n = int32_t(spans.size());
     if (count_only(n, capacity, spans_out, count_out)) return;
@@ -412,6 +418,10 @@ seqattn_status seqattn_model_decode_target(seqattn_model model, const int32_t* i
     if (capacity > 0) check::not_null(text_out, "text_out");
     check_ids(ids, count, m.config().target_vocab_size());
     require_vocab(m.config(), false, "seqattn_model_decode_target");
+    check::no_overlap({check::buffer(text_out, int64_t(std::min<uint64_t>(capacity, INT64_MAX)),
+                                     "text_out"),
+                       check::buffer(len_out, 1, "len_out")},
+                      {check::buffer(ids, count, "ids")});
     const std::string text = m.decode_target(ids, size_t(count));
     if (text_out == nullptr && capacity == 0) {
       *len_out = text.size();
@@ -435,6 +445,12 @@ seqattn_status seqattn_model_translate(seqattn_handle handle, seqattn_model mode
         check_run(handle, model, batch, src_steps, src_tokens, src_lengths, max_steps, "max_steps");
     check::not_null(out_tokens, "out_tokens");
     check::not_null(out_lengths, "out_lengths");
+    const int64_t B = batch, Ts = src_steps, Td = max_steps;
+    check::no_overlap({check::buffer(out_tokens, B * Td, "out_tokens"),
+                       check::buffer(out_lengths, B, "out_lengths"),
+                       check::buffer(attention_out, B * Td * Ts, "attention_out")},
+                      {check::buffer(src_tokens, B * Ts, "src_tokens"),
+                       check::buffer(src_lengths, B, "src_lengths")});
     m.translate(batch, src_steps, src_tokens, src_lengths, max_steps, out_tokens, out_lengths,
                 attention_out);
   });
@@ -453,6 +469,14 @@ seqattn_status seqattn_model_score(seqattn_handle handle, seqattn_model model, i
     check::lengths(tgt_lengths, batch, "tgt_lengths", tgt_steps, "tgt_steps");
     check_tokens(tgt_in_tokens, batch, tgt_steps, "tgt_in_tokens", m.config().target_vocab_size(),
                  "target");
+    const int64_t B = batch, Ts = src_steps, Td = tgt_steps;
+    check::no_overlap(
+        {check::buffer(probs_out, B * Td * m.config().target_vocab_size(), "probs_out"),
+         check::buffer(attention_out, B * Td * Ts, "attention_out")},
+        {check::buffer(src_tokens, B * Ts, "src_tokens"),
+         check::buffer(src_lengths, B, "src_lengths"),
+         check::buffer(tgt_in_tokens, B * Td, "tgt_in_tokens"),
+         check::buffer(tgt_lengths, B, "tgt_lengths")});
     m.score(batch, src_steps, src_tokens, src_lengths, tgt_steps, tgt_in_tokens, tgt_lengths,
             probs_out, attention_out);
   });

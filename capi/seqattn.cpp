@@ -96,6 +96,15 @@ void run_rnn(seqattn_handle handle, const seqattn_rnn_dims* dims, RnnCell cell, 
   check::not_null(kernel, "kernel");
   check::not_null(recurrent_kernel, "recurrent_kernel");
   check::lengths(lengths, dims->batch, "lengths", dims->steps, "dims->steps");
+  const int64_t B = dims->batch, T = dims->steps, I = dims->input_dim, H = dims->units;
+  const int64_t GH = rnn_gates(cell) * H;
+  const int64_t bias_count = cell == RnnCell::kGruResetAfter ? 2 * GH : GH;
+  check::no_overlap({check::buffer(outputs, B * T * H, "outputs"),
+                     check::buffer(h_last, B * H, "h_last")},
+                    {check::buffer(x, B * T * I, "x"), check::buffer(lengths, B, "lengths"),
+                     check::buffer(h0, B * H, "h0"), check::buffer(kernel, I * GH, "kernel"),
+                     check::buffer(recurrent_kernel, H * GH, "recurrent_kernel"),
+                     check::buffer(bias, bias_count, "bias")});
   be.rnn(RnnArgs{*dims, cell, (flags & SEQATTN_RNN_REVERSE) != 0, x, lengths, h0, kernel,
                  recurrent_kernel, bias, outputs, h_last});
 }
@@ -260,6 +269,16 @@ seqattn_status seqattn_additive_attention_forward(
     Backend& be = backend_of(handle);
     check_attention_forward(dims, encoder_out, decoder_out, W, false, U, v, context_out,
                             enc_lengths, dec_lengths);
+    const seqattn_attention_dims& d = *dims;
+    const int64_t B = d.batch, Te = d.enc_steps, Td = d.dec_steps, A = d.units;
+    check::no_overlap({check::buffer(context_out, B * Td * d.enc_dim, "context_out"),
+                       check::buffer(weights_out, B * Td * Te, "weights_out")},
+                      {check::buffer(encoder_out, B * Te * d.enc_dim, "encoder_out"),
+                       check::buffer(decoder_out, B * Td * d.dec_dim, "decoder_out"),
+                       check::buffer(enc_lengths, B, "enc_lengths"),
+                       check::buffer(dec_lengths, B, "dec_lengths"),
+                       check::buffer(W, d.enc_dim * A, "W"), check::buffer(U, d.dec_dim * A, "U"),
+                       check::buffer(bias, A, "bias"), check::buffer(v, A, "v")});
     be.additive_attention(AttentionArgs{*dims, encoder_out, decoder_out, enc_lengths, dec_lengths,
                                         W, U, bias, v, context_out, weights_out});
   });
@@ -275,6 +294,11 @@ seqattn_status seqattn_additive_attention_project_keys(seqattn_handle handle,
     check::not_null(encoder_out, "encoder_out");
     check::not_null(W, "W");
     check::not_null(keys_out, "keys_out");
+    const seqattn_attention_dims& d = *dims;
+    const int64_t B = d.batch, Te = d.enc_steps, A = d.units;
+    check::no_overlap({check::buffer(keys_out, B * Te * A, "keys_out")},
+                      {check::buffer(encoder_out, B * Te * d.enc_dim, "encoder_out"),
+                       check::buffer(W, d.enc_dim * A, "W"), check::buffer(bias, A, "bias")});
     be.project_keys(ProjectKeysArgs{*dims, encoder_out, W, bias, keys_out});
   });
 }
@@ -288,6 +312,16 @@ seqattn_status seqattn_additive_attention_forward_projected(
     Backend& be = backend_of(handle);
     check_attention_forward(dims, encoder_out, decoder_out, keys, true, U, v, context_out,
                             enc_lengths, dec_lengths);
+    const seqattn_attention_dims& d = *dims;
+    const int64_t B = d.batch, Te = d.enc_steps, Td = d.dec_steps, A = d.units;
+    check::no_overlap({check::buffer(context_out, B * Td * d.enc_dim, "context_out"),
+                       check::buffer(weights_out, B * Td * Te, "weights_out")},
+                      {check::buffer(encoder_out, B * Te * d.enc_dim, "encoder_out"),
+                       check::buffer(keys, B * Te * A, "keys"),
+                       check::buffer(decoder_out, B * Td * d.dec_dim, "decoder_out"),
+                       check::buffer(enc_lengths, B, "enc_lengths"),
+                       check::buffer(dec_lengths, B, "dec_lengths"),
+                       check::buffer(U, d.dec_dim * A, "U"), check::buffer(v, A, "v")});
     be.additive_attention_projected(ProjectedAttentionArgs{*dims, encoder_out, keys, decoder_out,
                                                            enc_lengths, dec_lengths, U, v,
                                                            context_out, weights_out});
@@ -310,6 +344,11 @@ seqattn_status seqattn_attention_pooling_forward(seqattn_handle handle,
     check::not_null(w, "w");
     check::not_null(context_out, "context_out");
     check::lengths(lengths, dims->batch, "lengths", dims->steps, "dims->steps");
+    const int64_t B = dims->batch, T = dims->steps, F = dims->features;
+    check::no_overlap({check::buffer(context_out, B * F, "context_out"),
+                       check::buffer(weights_out, B * T, "weights_out")},
+                      {check::buffer(x, B * T * F, "x"), check::buffer(lengths, B, "lengths"),
+                       check::buffer(w, F, "w"), check::buffer(b, T, "b")});
     be.attention_pooling(PoolingArgs{*dims, x, lengths, w, b, context_out, weights_out});
   });
 }
@@ -358,6 +397,10 @@ seqattn_status seqattn_dense_forward(seqattn_handle handle, int64_t rows, int32_
     check::not_null(x, "x");
     check::not_null(W, "W");
     check::not_null(y, "y");
+    check::no_overlap({check::buffer(y, rows * out_dim, "y")},
+                      {check::buffer(x, rows * in_dim, "x"),
+                       check::buffer(W, int64_t(in_dim) * out_dim, "W"),
+                       check::buffer(b, out_dim, "b")});
     be.dense(DenseArgs{rows, in_dim, out_dim, x, W, b, activation, y});
   });
 }

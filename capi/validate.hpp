@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <initializer_list>
 #include <string>
 
@@ -47,6 +48,45 @@ inline void lengths(const int32_t* lengths, int64_t batch, const char* name, int
     if (v > bound)
       invalid(std::string(name) + "[" + std::to_string(b) + "] = " + std::to_string(v) +
               " exceeds " + bound_name + " = " + std::to_string(bound));
+  }
+}
+
+// One buffer of a call, for the overlap rule: where it starts, how many bytes
+// its dims give it, and its name. A NULL or empty buffer overlaps nothing.
+struct Buffer {
+  const void* data;
+  uint64_t bytes;
+  const char* name;
+};
+
+// `count` elements of T at p; count comes from dims that elements() passed
+// (so count * sizeof(T) fits in int64).
+template <class T>
+Buffer buffer(const T* p, int64_t count, const char* name) {
+  return Buffer{p, count > 0 ? uint64_t(count) * sizeof(T) : 0, name};
+}
+
+// No call computes in place: an output may be written before an input it
+// overlaps was read, or two outputs may overwrite each other. Each output is
+// checked against every input and every other output, by address (host and
+// device pointers share one address space), and refused by both names:
+// "context_out overlaps encoder_out". Called after the other checks, before
+// anything is written.
+inline void no_overlap(std::initializer_list<Buffer> outputs,
+                       std::initializer_list<Buffer> inputs) {
+  const auto overlap = [](const Buffer& a, const Buffer& b) {
+    if (!a.data || !b.data || a.bytes == 0 || b.bytes == 0) return false;
+    const auto a0 = reinterpret_cast<uintptr_t>(a.data), b0 = reinterpret_cast<uintptr_t>(b.data);
+    // Ends saturate: a bogus pointer near the top of the space must not wrap.
+    const uintptr_t a1 = a0 + a.bytes < a0 ? UINTPTR_MAX : uintptr_t(a0 + a.bytes);
+    const uintptr_t b1 = b0 + b.bytes < b0 ? UINTPTR_MAX : uintptr_t(b0 + b.bytes);
+    return a0 < b1 && b0 < a1;
+  };
+  for (auto out = outputs.begin(); out != outputs.end(); ++out) {
+    for (const Buffer& in : inputs)
+      if (overlap(*out, in)) invalid(std::string(out->name) + " overlaps " + in.name);
+    for (auto other = outputs.begin(); other != out; ++other)
+      if (overlap(*out, *other)) invalid(std::string(out->name) + " overlaps " + other->name);
   }
 }
 

@@ -26,6 +26,9 @@ target_compile_definitions(seqattn_cpp_tests PRIVATE
   SEQATTN_TEST_PROJECT_VERSION_MINOR=${PROJECT_VERSION_MINOR}
   SEQATTN_TEST_PROJECT_VERSION_PATCH=${PROJECT_VERSION_PATCH}
   "SEQATTN_TEST_SONAME=\"$<TARGET_SONAME_FILE_NAME:seqattn>\"")
+# The model entry points' overlap test (test_validation.cpp) loads the date model.
+target_compile_definitions(seqattn_cpp_tests PRIVATE
+  SEQATTN_TEST_DATE_MODEL="${PROJECT_SOURCE_DIR}/models/date_model.safetensors")
 # PRE_TEST: list the tests when ctest runs, so a sanitizer build is not
 # started at build time.
 gtest_discover_tests(seqattn_cpp_tests DISCOVERY_MODE PRE_TEST NO_PRETTY_VALUES)

@@ -70,4 +70,17 @@ if(TARGET seqattn_cli)
     endforeach()
   endif()
   set_tests_properties(cli_translate_date cli_demo PROPERTIES LABELS "model;cli" TIMEOUT 300)
+
+  # translate - on hostile stdin (tests/model/test_cli_stdin.py): batched
+  # outputs in order and equal to each line alone, a long line among short
+  # ones, the 4096-byte bound, NUL bytes, the attention map's bound.
+  find_package(Python3 COMPONENTS Interpreter)
+  if(SEQATTN_CLI_HAS_DEFAULT_MODEL AND Python3_Interpreter_FOUND)
+    add_test(NAME cli_translate_stdin
+             COMMAND ${Python3_EXECUTABLE} "${CMAKE_CURRENT_SOURCE_DIR}/model/test_cli_stdin.py"
+                     "$<TARGET_FILE:seqattn_cli>")
+    set_tests_properties(cli_translate_stdin PROPERTIES
+      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;OMP_WAIT_POLICY=PASSIVE"
+      LABELS "model;cli" TIMEOUT 300)
+  endif()
 endif()

@@ -24,3 +24,35 @@ set_tests_properties(python_binding PROPERTIES
   FAIL_REGULAR_EXPRESSION "no tests ran"
   LABELS "python"
   TIMEOUT 300)
+
+# Under AddressSanitizer (the sanitize preset), the binding's hostile-input
+# tests against the ASan-built library: a plain python3 cannot load it unless
+# the ASan runtime comes first, so it is preloaded. This is the check that
+# catches a use after free through the binding (Model.info after close()).
+# detect_leaks=0: CPython itself leaks by design at exit. libstdc++ is
+# preloaded after it: ASan intercepts __cxa_throw only if libstdc++ is there
+# when it starts, else the library's first C++ exception (every refused
+# argument) aborts in ASan's CHECK. The name does not begin with "python",
+# which the sanitize test preset excludes. --capture=sys: ASan's report,
+# written to fd 2 just before it aborts, reaches the test's output.
+if(SEQATTN_SANITIZE MATCHES "address")
+  foreach(_lib libasan libstdc++)
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=${_lib}.so
+                    OUTPUT_VARIABLE _path OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT IS_ABSOLUTE "${_path}" OR NOT EXISTS "${_path}")
+      message(FATAL_ERROR "seqattn: SEQATTN_SANITIZE=${SEQATTN_SANITIZE} but ${CMAKE_CXX_COMPILER} "
+                          "does not name its ${_lib}.so (got '${_path}')")
+    endif()
+    list(APPEND _seqattn_preload "${_path}")
+  endforeach()
+  list(JOIN _seqattn_preload ":" _seqattn_preload)
+  add_test(NAME asan_python_hostile
+    COMMAND ${Python3_EXECUTABLE} -m pytest -q -p no:cacheprovider --capture=sys
+          python/tests/test_hostile.py
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(asan_python_hostile PROPERTIES
+    ENVIRONMENT "LD_PRELOAD=${_seqattn_preload};ASAN_OPTIONS=detect_leaks=0:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1;SEQATTN_LIBRARY=$<TARGET_FILE:seqattn>;PYTHONDONTWRITEBYTECODE=1;OMP_WAIT_POLICY=PASSIVE"
+    FAIL_REGULAR_EXPRESSION "no tests ran|ERROR: AddressSanitizer"
+    LABELS "python;sanitize"
+    TIMEOUT 300)
+endif()

@@ -6,6 +6,13 @@
  * parameter. Every fallible function returns a seqattn_status and, on failure,
  * leaves a message naming the offending argument in seqattn_last_error().
  * A call that fails validation writes nothing.
+ *
+ * No function computes in place: an output must not overlap any input of the
+ * call (tensors, lengths, text) or another of its outputs, over the extents
+ * the shapes below give them. An overlap is refused with
+ * SEQATTN_ERROR_INVALID_ARGUMENT naming both arguments ("context_out overlaps
+ * encoder_out"), before anything is written. Device pointers are compared in
+ * the same address space.
  */
 #ifndef SEQATTN_SEQATTN_H
 #define SEQATTN_SEQATTN_H

@@ -30,6 +30,28 @@ _ACTIVATIONS = {
 }
 
 
+def _refuse_overlap(outputs, inputs) -> None:
+    """No op computes in place: an output that shares memory with an input or
+    another output (``gru(h, x, k, rk, out=x)``) would be written before it is
+    read. Refused here by the Python names (the C library refuses it too, by
+    its own names); (name, Tensor or None) pairs, extents from the shapes."""
+    def extent(t):
+        n = 4  # float32
+        for e in t.shape:
+            n *= e
+        return t.address, t.address + n
+
+    outs = [(n, t) for n, t in outputs if t is not None and t.address]
+    ins = [(n, t) for n, t in inputs if t is not None and t.address]
+    for i, (name, t) in enumerate(outs):
+        a0, a1 = extent(t)
+        for other, u in ins + outs[:i]:
+            b0, b1 = extent(u)
+            if a0 < b1 and b0 < a1:
+                raise ValueError(f"{name} overlaps {other}: an output must not share memory "
+                                 f"with an input or another output (no op runs in place)")
+
+
 def _weights_output(call: Call, return_weights: bool, weights_out, shape):
     if weights_out is not None and not return_weights:
         raise ValueError("weights_out was given but return_weights=False")
@@ -57,6 +79,9 @@ def additive_attention(handle: Handle, encoder_out, decoder_out, W, U, v, bias=N
     dl = call.lengths("dec_lengths", dec_lengths, B)
     ctx = call.output("out", out, (B, Td, He))
     w = _weights_output(call, return_weights, weights_out, (B, Td, Te))
+    _refuse_overlap([("out", ctx), ("weights_out", w)],
+                    [("encoder_out", h), ("decoder_out", s), ("W", W_), ("U", U_), ("v", v_),
+                     ("bias", b_)])
     dims = _raw.seqattn_attention_dims(*call.sizes("B", "Te", "Td", "He", "Hd", "A"))
     call.run(_raw.seqattn_additive_attention_forward, ctypes.byref(dims), h, s, el, dl,
              W_, U_, b_, v_, ctx, w)
@@ -71,6 +96,7 @@ def project_keys(handle: Handle, encoder_out, W, bias=None, *, out=None):
     b_ = call.input("bias", bias, ("A",), optional=True)
     B, Te, He, A = call.sizes("B", "Te", "He", "A")
     keys = call.output("out", out, (B, Te, A))
+    _refuse_overlap([("out", keys)], [("encoder_out", h), ("W", W_), ("bias", b_)])
     # The projection reads only B, Te, He and A; the decoder extents just have to be valid.
     dims = _raw.seqattn_attention_dims(B, Te, 1, He, 1, A)
     call.run(_raw.seqattn_additive_attention_project_keys, ctypes.byref(dims), h, W_, b_, keys)
@@ -92,6 +118,8 @@ def additive_attention_projected(handle: Handle, encoder_out, keys, decoder_out,
     dl = call.lengths("dec_lengths", dec_lengths, B)
     ctx = call.output("out", out, (B, Td, He))
     w = _weights_output(call, return_weights, weights_out, (B, Td, Te))
+    _refuse_overlap([("out", ctx), ("weights_out", w)],
+                    [("encoder_out", h), ("keys", k), ("decoder_out", s), ("U", U_), ("v", v_)])
     dims = _raw.seqattn_attention_dims(*call.sizes("B", "Te", "Td", "He", "Hd", "A"))
     call.run(_raw.seqattn_additive_attention_forward_projected, ctypes.byref(dims), h, k, s,
              el, dl, U_, v_, ctx, w)
@@ -112,6 +140,7 @@ def attention_pooling(handle: Handle, x, w, b=None, lengths=None, return_weights
     lens = call.lengths("lengths", lengths, B)
     ctx = call.output("out", out, (B, F))
     wts = _weights_output(call, return_weights, weights_out, (B, T))
+    _refuse_overlap([("out", ctx), ("weights_out", wts)], [("x", x_), ("w", w_), ("b", b_)])
     dims = _raw.seqattn_pooling_dims(B, T, F)
     call.run(_raw.seqattn_attention_pooling_forward, ctypes.byref(dims), x_, lens, w_, b_, ctx,
              wts)
@@ -137,6 +166,9 @@ def _rnn(call: Call, x, kernel, recurrent_kernel, gates: int, bias, bias_spec, l
     lens = call.lengths("lengths", lengths, B)
     seq = call.output("out", out, (B, T, H)) if return_sequences else None
     last = call.output("state_out", state_out, (B, H)) if return_state else None
+    _refuse_overlap([("out", seq), ("state_out", last)],
+                    [("x", x_), ("h0", h0_), ("kernel", k), ("recurrent_kernel", rk),
+                     ("bias", b_)])
     dims = _raw.seqattn_rnn_dims(B, T, I, H)
     flags = _raw.SEQATTN_RNN_REVERSE if reverse else 0
     return dims, flags, x_, lens, h0_, k, rk, b_, seq, last
@@ -208,5 +240,6 @@ def dense(handle: Handle, x, W, b=None, activation="none", *, out=None):
         rows *= extent
     In, Out = call.sizes("In", "Out")
     y = call.output("out", out, lead + (Out,))
+    _refuse_overlap([("out", y)], [("x", x_), ("W", W_), ("b", b_)])
     call.run(_raw.seqattn_dense_forward, rows, In, Out, x_, W_, b_, int(act), y)
     return y.array

@@ -221,3 +221,77 @@ def test_path_with_a_nul_byte_is_refused():
     with seqattn.Handle("cpu") as h:
         with pytest.raises(ValueError, match="^path contains a NUL byte"):
             Model(h, path)
+
+
+# ------------------------------------- outputs that overlap inputs (item 6)
+
+
+def _gru_arrays(H=4):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, H)).astype(np.float32)  # I == H, so out=x has out's shape
+    k = rng.standard_normal((H, 3 * H)).astype(np.float32)
+    rk = rng.standard_normal((H, 3 * H)).astype(np.float32)
+    return x, k, rk
+
+
+def test_gru_out_aliasing_its_input_is_refused(cpu):
+    # The case: out=x used to be zero-filled before x was read (all zeros).
+    x, k, rk = _gru_arrays()
+    before = x.copy()
+    with pytest.raises(ValueError, match=r"^out overlaps x: an output must not share memory"):
+        seqattn.gru(cpu, x, k, rk, out=x)
+    np.testing.assert_array_equal(x, before)
+    # A view into x, and the state written over the sequence output, likewise.
+    with pytest.raises(ValueError, match=r"^state_out overlaps x"):
+        seqattn.gru(cpu, x, k, rk, state_out=x.reshape(6, 4)[3:5])
+    seq = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"^state_out overlaps out"):
+        seqattn.gru(cpu, x, k, rk, out=seq, state_out=seq.reshape(6, 4)[4:])
+    np.testing.assert_array_equal(x, before)
+    # Separate buffers are fine, and give what a fresh call gives.
+    out = np.zeros_like(x)
+    seqattn.gru(cpu, x, k, rk, out=out, return_state=False)
+    np.testing.assert_array_equal(out, seqattn.gru(cpu, x, k, rk, return_state=False))
+
+
+def test_overlap_reaching_c_is_refused_by_c(cpu):
+    # The raw C call, past the binding's check: the library refuses it too.
+    from seqattn import _raw
+    x, k, rk = _gru_arrays()
+    before = x.copy()
+    f32 = ctypes.POINTER(ctypes.c_float)
+    p = lambda a: a.ctypes.data_as(f32)  # noqa: E731
+    dims = _raw.seqattn_rnn_dims(2, 3, 4, 4)
+    status = _raw.seqattn_gru_forward(cpu, ctypes.byref(dims), _raw.SEQATTN_GRU_RESET_AFTER, 0,
+                                      p(x), None, None, p(k), p(rk), None, p(x), None)
+    assert status == seqattn.Status.SEQATTN_ERROR_INVALID_ARGUMENT
+    assert _raw.seqattn_last_error().decode() == "outputs overlaps x"
+    np.testing.assert_array_equal(x, before)
+
+
+def test_every_op_refuses_an_output_over_an_input(cpu):
+    rng = np.random.default_rng(61)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    h, s, U, v, k = f(2, 3, 4), f(2, 3, 4), f(4, 4), f(4), f(2, 3, 4)
+    big = f(40)
+    W = big[:16].reshape(4, 4)
+    cases = [
+        (r"^out overlaps encoder_out",
+         lambda: seqattn.additive_attention(cpu, h, s, W, U, v, out=h)),
+        (r"^weights_out overlaps decoder_out",  # weights [2, 3, 3] over s's first 18 floats
+         lambda: seqattn.additive_attention(cpu, h, s, W, U, v,
+                                            weights_out=s.reshape(-1)[:18].reshape(2, 3, 3))),
+        (r"^out overlaps W",  # keys [2, 3, 4] over the second half of W
+         lambda: seqattn.project_keys(cpu, h, W, out=big[8:32].reshape(2, 3, 4))),
+        (r"^out overlaps keys",
+         lambda: seqattn.additive_attention_projected(cpu, h, k, s, U, v, out=k)),
+        (r"^out overlaps x", lambda: seqattn.attention_pooling(cpu, h, v, out=h[0, :2])),
+        (r"^out overlaps x", lambda: seqattn.dense(cpu, h, W, out=h)),
+        (r"^out overlaps x", lambda: seqattn.simple_rnn(cpu, h, W, U, out=h)),
+    ]
+    for pattern, call in cases:
+        saved = [a.copy() for a in (h, s, big, U, v, k)]
+        with pytest.raises(ValueError, match=pattern):
+            call()
+        for a, b in zip((h, s, big, U, v, k), saved):
+            np.testing.assert_array_equal(a, b)

@@ -4,8 +4,12 @@
 // name, and every output untouched ("writes nothing").
 #include <cctype>
 #include <cstdlib>
+#include <algorithm>
+#include <cstring>
 #include <functional>
+#include <utility>
 #include <limits>
+#include <memory>
 #include <type_traits>
 
 #include "enum_calls.h"
@@ -17,6 +21,12 @@ namespace {
 constexpr int32_t kMax32 = std::numeric_limits<int32_t>::max();
 constexpr int32_t kMin32 = std::numeric_limits<int32_t>::min();
 constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+
+// The bytes of a whole vector, for the overlap tests' "nothing written".
+template <class T>
+std::pair<const void*, size_t> whole(const std::vector<T>& v) {
+  return {v.data(), v.size() * sizeof(T)};
+}
 
 // "dims->batch = 0 must be >= 1" names dims->batch; "W [He, A] ..." names W.
 ::testing::AssertionResult names(const std::string& message, const std::string& arg) {
@@ -31,6 +41,17 @@ constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
 
 // Calls are built in place and hold pointers into their own buffers: not copyable.
 struct NoCopy {
+  // One allocation to hold an input and an output laid over it, so that an
+  // overlap test never points past the end of a buffer (where the next one
+  // may lie, and be named instead).
+  std::vector<float> arena = std::vector<float>(128, 0.25f);
+  template <class T>
+  T* into_arena(const std::vector<T>& v) {
+    std::memcpy(arena.data(), v.data(), v.size() * sizeof(T));
+    return reinterpret_cast<T*>(arena.data());
+  }
+  float* arena_at(size_t offset) { return arena.data() + offset; }
+
   NoCopy() = default;
   NoCopy(const NoCopy&) = delete;
   NoCopy& operator=(const NoCopy&) = delete;
@@ -201,6 +222,23 @@ class Validation : public CpuTest {
     else
       EXPECT_TRUE(names(message, arg));
     EXPECT_TRUE(c.untouched());
+  }
+
+  // The overlap rule: `breaks` points an output into an input (or another
+  // output) and returns the bytes it points into; the call is refused with
+  // "<out> overlaps <in>", and neither the outputs nor those bytes changed.
+  template <class Call>
+  void rejects_overlap(const std::string& out, const std::string& in,
+                       const std::function<std::pair<const void*, size_t>(Call&)>& breaks) {
+    Call c(h());
+    const auto [p, n] = breaks(c);
+    const auto* bytes = static_cast<const char*>(p);
+    const std::vector<char> before(bytes, bytes + n);
+    SCOPED_TRACE(out + " pointed into " + in);
+    EXPECT_EQ(c.call(), SEQATTN_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(std::string(seqattn_last_error()), out + " overlaps " + in);
+    EXPECT_TRUE(c.untouched());
+    EXPECT_TRUE(std::equal(before.begin(), before.end(), bytes)) << in << " was written";
   }
 
   // Each field of the dims struct, at 0, -1 and INT32_MIN.
@@ -376,6 +414,339 @@ TEST_F(Validation, Dense) {
     EXPECT_TRUE(names(seqattn_last_error(), "activation"));
     EXPECT_TRUE(c.untouched());
   }
+}
+
+// Outputs must not overlap inputs or each other (seqattn.h): each entry point
+// refuses an output pointed at, into, or partly over an input or another
+// output, naming both, and writes nothing. Buffers that merely touch pass.
+TEST_F(Validation, AttentionForwardRefusesOverlap) {
+  using C = AttentionForwardCall;
+  using R = std::pair<const void*, size_t>;
+  rejects_overlap<C>("context_out", "encoder_out", [](C& c) -> R {
+    c.context_arg = c.h.data();  // the case: context_out == encoder_out
+    return whole(c.h);
+  });
+  rejects_overlap<C>("context_out", "decoder_out", [](C& c) -> R {
+    c.s_arg = c.into_arena(c.s);
+    c.context_arg = c.arena_at(19);  // over its last element only
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("context_out", "enc_lengths", [](C& c) -> R {
+    c.enc_arg = c.into_arena(c.enc);
+    c.context_arg = c.arena_at(1);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "W", [](C& c) -> R {
+    c.W_arg = c.into_arena(c.W);
+    c.weights_arg = c.arena_at(5);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "U", [](C& c) -> R {
+    c.weights_arg = c.U.data();
+    return whole(c.U);
+  });
+  rejects_overlap<C>("weights_out", "bias", [](C& c) -> R {
+    c.bias_arg = c.into_arena(c.bias);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "v", [](C& c) -> R {
+    c.v_arg = c.into_arena(c.v);
+    c.weights_arg = c.arena_at(2);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "dec_lengths", [](C& c) -> R {
+    c.dec_arg = c.into_arena(c.dec);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "context_out", [](C& c) -> R {
+    c.context_arg = c.arena_at(0);  // context_out is [2, 2, 4]: 16 floats
+    c.weights_arg = c.arena_at(15);
+    return whole(c.arena);
+  });
+
+  // Adjacent is not overlapping: context_out right after encoder_out, and
+  // weights_out right after context_out, in one allocation.
+  C c(h());
+  std::vector<float> one(24 + 16 + 12, kSentinel);
+  std::copy(c.h.begin(), c.h.end(), one.begin());
+  c.h_arg = one.data();
+  c.context_arg = one.data() + 24;
+  c.weights_arg = one.data() + 40;
+  EXPECT_EQ(c.call(), SEQATTN_OK) << seqattn_last_error();
+  c.weights_arg = one.data() + 39;
+  EXPECT_EQ(c.call(), SEQATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(seqattn_last_error()), "weights_out overlaps context_out");
+  c.context_arg = one.data() + 23;
+  c.weights_arg = c.weights.data();
+  EXPECT_EQ(c.call(), SEQATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::string(seqattn_last_error()), "context_out overlaps encoder_out");
+}
+
+TEST_F(Validation, AttentionProjectKeysRefusesOverlap) {
+  using C = ProjectKeysCall;
+  using R = std::pair<const void*, size_t>;
+  rejects_overlap<C>("keys_out", "encoder_out", [](C& c) -> R {
+    c.h_arg = c.into_arena(c.h);
+    c.keys_arg = c.arena_at(10);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("keys_out", "W", [](C& c) -> R {
+    c.W_arg = c.into_arena(c.W);
+    c.keys_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("keys_out", "bias", [](C& c) -> R {
+    c.bias_arg = c.into_arena(c.bias);
+    c.keys_arg = c.arena_at(2);
+    return whole(c.arena);
+  });
+}
+
+TEST_F(Validation, AttentionForwardProjectedRefusesOverlap) {
+  using C = ProjectedCall;
+  using R = std::pair<const void*, size_t>;
+  rejects_overlap<C>("context_out", "encoder_out", [](C& c) -> R {
+    c.context_arg = c.h.data();
+    return whole(c.h);
+  });
+  rejects_overlap<C>("context_out", "keys", [](C& c) -> R {
+    c.context_arg = c.keys.data() + 4;
+    return whole(c.keys);
+  });
+  rejects_overlap<C>("weights_out", "decoder_out", [](C& c) -> R {
+    c.weights_arg = c.s.data();
+    return whole(c.s);
+  });
+  rejects_overlap<C>("weights_out", "U", [](C& c) -> R {
+    c.weights_arg = c.U.data();
+    return whole(c.U);
+  });
+  rejects_overlap<C>("weights_out", "v", [](C& c) -> R {
+    c.v_arg = c.into_arena(c.v);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("context_out", "dec_lengths", [](C& c) -> R {
+    c.dec_arg = c.into_arena(c.dec);
+    c.context_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "context_out", [](C& c) -> R {
+    c.weights_arg = c.context.data();
+    return whole(c.context);
+  });
+}
+
+TEST_F(Validation, AttentionPoolingRefusesOverlap) {
+  using C = PoolingCall;
+  using R = std::pair<const void*, size_t>;
+  rejects_overlap<C>("context_out", "x", [](C& c) -> R {
+    c.context_arg = c.x.data();
+    return whole(c.x);
+  });
+  rejects_overlap<C>("context_out", "lengths", [](C& c) -> R {
+    c.lengths_arg = c.into_arena(c.lengths);
+    c.context_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "w", [](C& c) -> R {
+    c.w_arg = c.into_arena(c.w);
+    c.weights_arg = c.arena_at(3);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "b", [](C& c) -> R {
+    c.b_arg = c.into_arena(c.b);
+    c.weights_arg = c.arena_at(0);
+    return whole(c.arena);
+  });
+  rejects_overlap<C>("weights_out", "context_out", [](C& c) -> R {
+    c.context_arg = c.arena_at(0);
+    c.weights_arg = c.arena_at(7);
+    return whole(c.arena);
+  });
+}
+
+TEST_F(Validation, GruAndSimpleRnnRefuseOverlap) {
+  auto both = [this](auto* tag) {
+    using C = std::remove_pointer_t<decltype(tag)>;
+    using R = std::pair<const void*, size_t>;
+    // The case: seqattn.gru(h, x, k, rk, out=x) zero-filled x first.
+    rejects_overlap<C>("outputs", "x", [](C& c) -> R {
+      c.x_arg = c.into_arena(c.x);
+      c.outputs_arg = c.arena_at(0);
+      return whole(c.arena);
+    });
+    rejects_overlap<C>("outputs", "lengths", [](C& c) -> R {
+      c.lengths_arg = c.into_arena(c.lengths);
+      c.outputs_arg = c.arena_at(0);
+      return whole(c.arena);
+    });
+    rejects_overlap<C>("h_last", "h0", [](C& c) -> R {
+      c.h_last_arg = c.h0.data();  // in place across calls is the caller's copy to make
+      return whole(c.h0);
+    });
+    rejects_overlap<C>("outputs", "kernel", [](C& c) -> R {
+      c.kernel_arg = c.into_arena(c.kernel);
+      c.outputs_arg = c.arena_at(0);
+      return whole(c.arena);
+    });
+    rejects_overlap<C>("h_last", "recurrent_kernel", [](C& c) -> R {
+      c.h_last_arg = c.rec.data() + 3;
+      return whole(c.rec);
+    });
+    rejects_overlap<C>("h_last", "bias", [](C& c) -> R {
+      c.h_last_arg = c.bias.data();
+      return whole(c.bias);
+    });
+    rejects_overlap<C>("h_last", "outputs", [](C& c) -> R {
+      c.h_last_arg = c.outputs.data() + 20;  // its last 10 of 30 floats
+      return whole(c.outputs);
+    });
+  };
+  {
+    SCOPED_TRACE("seqattn_gru_forward");
+    both(static_cast<GruCall*>(nullptr));
+  }
+  {
+    SCOPED_TRACE("seqattn_simple_rnn_forward");
+    both(static_cast<SimpleRnnCall*>(nullptr));
+  }
+}
+
+TEST_F(Validation, DenseRefusesOverlap) {
+  using C = DenseCall;
+  using R = std::pair<const void*, size_t>;
+  rejects_overlap<C>("y", "x", [](C& c) -> R {
+    c.y_arg = c.x.data() + 6;  // y [3, 2] over the second half of x [3, 4]
+    return whole(c.x);
+  });
+  rejects_overlap<C>("y", "W", [](C& c) -> R {
+    c.y_arg = c.W.data();
+    return whole(c.W);
+  });
+  rejects_overlap<C>("y", "b", [](C& c) -> R {
+    c.b_arg = c.into_arena(c.b);
+    c.y_arg = c.arena_at(1);
+    return whole(c.arena);
+  });
+}
+
+// The model's entry points, on the date model when the build has it.
+TEST_F(Validation, ModelRefusesOverlap) {
+#ifndef SEQATTN_TEST_DATE_MODEL
+  GTEST_SKIP() << "built without SEQATTN_TEST_DATE_MODEL";
+#else
+  seqattn_model model = nullptr;
+  if (seqattn_model_load(h(), SEQATTN_TEST_DATE_MODEL, &model) != SEQATTN_OK)
+    GTEST_SKIP() << "cannot load " << SEQATTN_TEST_DATE_MODEL << ": " << seqattn_last_error();
+  std::unique_ptr<seqattn_model_s, void (*)(seqattn_model)> owner(model, seqattn_model_destroy);
+  seqattn_model_info info;
+  seqattn_model_info_init(&info);
+  ASSERT_EQ(seqattn_model_get_info(model, &info), SEQATTN_OK);
+  const auto refused = [](seqattn_status status, const std::string& message) {
+    EXPECT_EQ(status, SEQATTN_ERROR_INVALID_ARGUMENT);
+    EXPECT_EQ(std::string(seqattn_last_error()), message);
+  };
+
+  // Text in, ids and spans out.
+  std::string text = "21 nov 2026 and some more";  // 25 bytes: room for 6 int32_t
+  const std::string text_before = text;
+  int32_t n = -7;
+  refused(seqattn_model_encode_source(model, text.c_str(), reinterpret_cast<int32_t*>(&text[0]),
+                                      6, &n),
+          "ids_out overlaps text");
+  refused(seqattn_model_encode_source(model, text.c_str(), nullptr, 0,
+                                      reinterpret_cast<int32_t*>(&text[4])),
+          "len_out overlaps text");
+  refused(seqattn_model_source_spans(model, text.c_str(), reinterpret_cast<int32_t*>(&text[0]), 3,
+                                     &n),
+          "spans_out overlaps text");
+  std::vector<int32_t> spans(8, -7);
+  refused(seqattn_model_source_spans(model, text.c_str(), spans.data(), 4, &spans[7]),
+          "count_out overlaps spans_out");
+  EXPECT_EQ(text, text_before);
+  EXPECT_EQ(n, -7);
+  EXPECT_EQ(spans, std::vector<int32_t>(8, -7));
+
+  const std::string date = "21 nov 2026";
+  int32_t src_steps = 0;
+  ASSERT_EQ(seqattn_model_encode_source(model, date.c_str(), nullptr, 0, &src_steps), SEQATTN_OK);
+  std::vector<int32_t> src(static_cast<size_t>(src_steps));
+  ASSERT_EQ(seqattn_model_encode_source(model, date.c_str(), src.data(), src_steps, &src_steps),
+            SEQATTN_OK);
+  const std::vector<int32_t> src_before = src;
+  std::vector<int32_t> src_len{src_steps};
+
+  // Ids in, text out.
+  std::vector<int32_t> ids{info.target_start, info.target_end, info.target_pad, info.target_pad};
+  const std::vector<int32_t> ids_before = ids;
+  size_t bytes = 99;
+  refused(seqattn_model_decode_target(model, ids.data(), 4, reinterpret_cast<char*>(&ids[2]), 8,
+                                      &bytes),
+          "text_out overlaps ids");
+  EXPECT_EQ(ids, ids_before);
+  EXPECT_EQ(bytes, 99u);
+
+  // Greedy decoding.
+  const int32_t steps = 12;
+  std::vector<int32_t> out(steps, -7), out_len(1, -7);
+  std::vector<float> attention = sentinels(size_t(steps) * size_t(src_steps));
+  // An output laid over an input inside one allocation (never past a
+  // buffer's end, where the next buffer may lie).
+  std::vector<int32_t> arena(4096, 0);
+  std::copy(src.begin(), src.end(), arena.begin());
+  const std::vector<int32_t> arena_before = arena;
+  refused(seqattn_model_translate(h(), model, 1, src_steps, arena.data(), src_len.data(), steps,
+                                  arena.data() + 2, out_len.data(), nullptr),
+          "out_tokens overlaps src_tokens");
+  refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
+                                  out.data(), src_len.data(), nullptr),
+          "out_lengths overlaps src_lengths");
+  refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
+                                  arena.data() + 100, out_len.data(),
+                                  reinterpret_cast<float*>(arena.data() + 103)),
+          "attention_out overlaps out_tokens");
+  refused(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
+                                  out.data(), &out[steps - 1], attention.data()),
+          "out_lengths overlaps out_tokens");
+  EXPECT_EQ(src, src_before);
+  EXPECT_EQ(arena, arena_before);
+  EXPECT_EQ(src_len, std::vector<int32_t>{src_steps});
+  EXPECT_EQ(out, std::vector<int32_t>(steps, -7));
+  EXPECT_EQ(out_len, std::vector<int32_t>(1, -7));
+  EXPECT_TRUE(untouched(attention, "attention_out"));
+  // The same buffers, apart: decodes.
+  EXPECT_EQ(seqattn_model_translate(h(), model, 1, src_steps, src.data(), src_len.data(), steps,
+                                    out.data(), out_len.data(), attention.data()),
+            SEQATTN_OK)
+      << seqattn_last_error();
+
+  // Teacher-forced scoring.
+  std::vector<int32_t> tgt_in{info.target_start, info.target_start, info.target_start};
+  const std::vector<int32_t> tgt_before = tgt_in;
+  std::vector<float> probs = sentinels(size_t(3) * size_t(info.target_vocab_size));
+  std::vector<float> att = sentinels(size_t(3) * size_t(src_steps));
+  std::copy(tgt_in.begin(), tgt_in.end(), arena.begin() + 1000);
+  const std::vector<int32_t> arena_before_score = arena;
+  refused(seqattn_model_score(h(), model, 1, src_steps, src.data(), src_len.data(), 3,
+                              arena.data() + 1000, nullptr,
+                              reinterpret_cast<float*>(arena.data() + 1002), nullptr),
+          "probs_out overlaps tgt_in_tokens");
+  refused(seqattn_model_score(h(), model, 1, src_steps, arena.data(), src_len.data(), 3,
+                              tgt_in.data(), nullptr, probs.data(),
+                              reinterpret_cast<float*>(arena.data() + 5)),
+          "attention_out overlaps src_tokens");
+  EXPECT_EQ(arena, arena_before_score);
+  refused(seqattn_model_score(h(), model, 1, src_steps, src.data(), src_len.data(), 3,
+                              tgt_in.data(), nullptr, probs.data(), probs.data() + 1),
+          "attention_out overlaps probs_out");
+  EXPECT_EQ(tgt_in, tgt_before);
+  EXPECT_EQ(src, src_before);
+  EXPECT_TRUE(untouched(probs, "probs_out"));
+  EXPECT_TRUE(untouched(att, "attention_out"));
+#endif
 }
 
 // A pointer the caller can recognise, to show `out` was not written.
