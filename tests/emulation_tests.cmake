@@ -18,7 +18,9 @@ endforeach()
 # test binary (TSan) can rebuild them with other flags.
 function(seqattn_add_emulation_test target)
   add_executable(${target} ${_emu_sources})
-  target_compile_definitions(${target} PRIVATE SEQATTN_EMULATION)
+  # SEQATTN_SOURCE_DIR: the mutation tests find the barriers in kernels/*.cu.
+  target_compile_definitions(${target} PRIVATE SEQATTN_EMULATION
+                                               SEQATTN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   # <cuda_runtime.h>, <cub/...> and <cuda/functional> resolve to the shims,
   # never to a toolkit's headers.
   target_include_directories(${target} BEFORE PRIVATE "${_emu_dir}/include")
