@@ -81,16 +81,21 @@ void do_copy(const Copy& c) {
   std::memset(static_cast<char*>(c.dst) + c.src_bytes, 0, size_t(c.size - c.src_bytes));
 }
 
+thread_local bool g_fill_huge = false;  // set per launch, read by the block's threads
+
 struct Region {
   char* p;
   size_t size;
   size_t align;
 };
 
+// Shared memory starts as NaN, or as the largest float (Options::fill_huge):
+// NaN is what fmaxf ignores, so a max over unwritten slots needs the second.
 void* alloc_nan(size_t size, size_t align) {
   align = std::max<size_t>(align, 16);
   char* p = static_cast<char*>(::operator new(size, std::align_val_t(align)));
-  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float nan = g_fill_huge ? std::numeric_limits<float>::max()
+                                : std::numeric_limits<float>::quiet_NaN();
   size_t i = 0;
   for (; i + 4 <= size; i += 4) std::memcpy(p + i, &nan, 4);
   for (; i < size; ++i) p[i] = char(0xff);
@@ -119,6 +124,7 @@ struct Block {
   const int n;
   const Order order;
   const bool deferred;
+  bool fill_huge = false;
   std::mutex m;
   std::vector<State> st;
   std::vector<char> released;
@@ -135,6 +141,10 @@ struct Block {
   // cp.async state, each thread's own (no lock): committed groups and the open one.
   std::vector<std::deque<std::vector<Copy>>> pending;
   std::vector<std::vector<Copy>> open;
+  // Barriers each thread has passed, and when it last used a collective's storage.
+  std::vector<uint64_t> passed = std::vector<uint64_t>(size_t(n));
+  std::vector<std::map<const void*, uint64_t>> collective_use =
+      std::vector<std::map<const void*, uint64_t>>(size_t(n));
 
   bool sequential() const { return order != Order::kConcurrent; }
   int first() const { return order == Order::kReverse ? n - 1 : 0; }
@@ -179,8 +189,19 @@ struct Block {
       return;
     }
     if (!sequential()) return;
-    int i = next(tid);
-    while (st[size_t(i)] != State::kRunning) i = next(i);
+    // The same warp first, so that one warp runs as far ahead of the others
+    // as the barriers let it (a missing barrier then shows).
+    int i = -1;
+    const int base = tid - tid % 32, lanes = std::min(32, n - base);
+    for (int k = 1; k <= lanes && i < 0; ++k) {
+      const int l = order == Order::kReverse ? (tid - base - k + 32 * lanes) % lanes
+                                             : (tid - base + k) % lanes;
+      if (st[size_t(base + l)] == State::kRunning) i = base + l;
+    }
+    if (i < 0) {
+      i = next(tid);
+      while (st[size_t(i)] != State::kRunning) i = next(i);
+    }
     token = i;
     cv[size_t(i)].notify_one();
   }
@@ -314,6 +335,7 @@ std::string describe(const Options& o) {
                                                 : "reverse";
   s += o.deferred_copies ? "_deferred" : "_immediate";
   s += o.max_grid ? "_grid" + std::to_string(o.max_grid) : "_fullgrid";
+  if (o.fill_huge) s += "_fillmax";
   return s;
 }
 
@@ -340,6 +362,7 @@ void syncthreads(const char* file, int line) {
                   site(b.bar_file, b.bar_line));
     throw Abort{};
   }
+  ++b.passed[size_t(tid)];
   if (++b.bar_count == b.n) {
     b.bar_count = 0;
     for (int i = 0; i < b.n; ++i)
@@ -391,6 +414,19 @@ uint64_t shfl_xor_bits(unsigned mask, uint64_t bits, int lane_mask, const char* 
   b.released[size_t(tid)] = 0;
   b.wait_locked(lk, tid);
   return w.out[lane];
+}
+
+void collective_begin(const void* storage, const char* what) {
+  Block& b = block();
+  const auto& uses = b.collective_use[size_t(t_tid)];
+  const auto it = uses.find(storage);
+  if (it != uses.end() && it->second == b.passed[size_t(t_tid)])
+    fail(std::string(what) + ": its storage reused with no __syncthreads since its last use");
+}
+
+void collective_end(const void* storage) {
+  Block& b = block();
+  b.collective_use[size_t(t_tid)][storage] = b.passed[size_t(t_tid)];
 }
 
 void* dynamic_shared_base() { return block().dyn.p; }
@@ -503,7 +539,9 @@ void run_grid(const void* kernel, dim3 grid, dim3 block_dim, size_t smem,
   const int n = int(block_dim.x);
   for (unsigned bx = 0; bx < blocks; ++bx) {
     Block b(n, o.order, o.deferred_copies);
+    b.fill_huge = o.fill_huge;
     b.token = b.first();
+    g_fill_huge = o.fill_huge;
     b.dyn = Region{static_cast<char*>(alloc_nan(smem, 16)), smem, 16};
     Pool::get().run(n, [&](int tid) {
       threadIdx = uint3{unsigned(tid), 0, 0};
@@ -512,6 +550,7 @@ void run_grid(const void* kernel, dim3 grid, dim3 block_dim, size_t smem,
       gridDim = dim3(blocks);
       t_block = &b;
       t_tid = tid;
+      g_fill_huge = b.fill_huge;
       try {
         if (b.sequential()) {
           std::unique_lock<std::mutex> lk(b.m);

@@ -21,7 +21,7 @@
 //   - more than 48 KB of dynamic shared memory needs cudaFuncSetAttribute.
 // The scheduling (Options) is free-running threads, or one thread at a time
 // in increasing or decreasing thread order, switching only at barriers and
-// shuffles: deterministic, and a missing barrier then reads NaN or stale
+// shuffles, to a thread of the same warp first: deterministic, and a missing barrier then reads NaN or stale
 // data instead of depending on timing. Blocks run one after another; the grid
 // can be capped so that grid-stride loops run several work items per block.
 //
@@ -110,6 +110,7 @@ struct Options {
   Order order = Order::kConcurrent;
   bool deferred_copies = false;  // cp.async copies at the wait instead of at issue
   unsigned max_grid = 0;         // > 0: run at most this many blocks (grid-stride loops)
+  bool fill_huge = false;        // shared memory starts as FLT_MAX instead of NaN
 };
 void set_options(const Options& o);
 Options options();
@@ -121,6 +122,10 @@ int64_t launch_count();
 void syncthreads(const char* file, int line);
 uint64_t shfl_xor_bits(unsigned mask, uint64_t bits, int lane_mask, const char* file, int line);
 void* dynamic_shared_base();
+// A block-wide collective (the cub shim) starts and ends using `storage`: it
+// may be reused only after a __syncthreads, CUB's contract.
+void collective_begin(const void* storage, const char* what);
+void collective_end(const void* storage);
 void* shared_var(const void* tag, size_t size, size_t align);
 void cp_async(void* dst, const void* src, int size, int src_bytes);
 void cp_async_commit();

@@ -15,6 +15,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -34,6 +38,8 @@
 #include "kernels/rnn.cuh"
 #include "seqattn/seqattn.h"
 
+#include <unistd.h>
+
 namespace {
 
 using namespace seqattn_test;
@@ -49,8 +55,15 @@ const emu::Options kSchedules[] = {
     {emu::Order::kConcurrent, false, 0},
     {emu::Order::kForward, true, 1},
     {emu::Order::kReverse, false, 2},
-    {emu::Order::kReverse, true, 0},
+    {emu::Order::kReverse, true, 0, true},
 };
+
+// The schedules of one case: every schedule for the cases that sweep them,
+// else one, rotating with the case's index (the run stays within CI's time).
+std::vector<emu::Options> schedules_for(size_t index, bool sweep) {
+  if (sweep) return {std::begin(kSchedules), std::end(kSchedules)};
+  return {kSchedules[index % std::size(kSchedules)]};
+}
 
 seqattn_handle reference() {
   static seqattn_handle h = make_handle(SEQATTN_DEVICE_CPU_REFERENCE, SEQATTN_MATH_PRECISE);
@@ -199,22 +212,29 @@ TEST_P(EmuAttention, MatchesReference) {
 }
 
 std::vector<AttentionParam> attention_params() {
+  // Every schedule on the masked shapes that reach each barrier and copy
+  // path (edge tiles, several position tiles and unit chunks, a 2-warp block,
+  // global scratch); one schedule each elsewhere.
+  const std::vector<std::string> sweep = {"primes", "tiles", "long_source", "global_scratch"};
   std::vector<AttentionParam> out;
+  size_t k = 0;
   for (const auto& c : attention_cases())
     for (Form f : {Form::kOnePhase, Form::kOnePhaseMasked, Form::kProjectedMasked})
-      for (seqattn_math m : cases::kMathModes)
-        for (const auto& s : kSchedules) {
-          // FAST changes only tanh and exp: the precise runs cover the
-          // projected form's copies; FAST runs each form once per schedule.
-          if (m == SEQATTN_MATH_FAST && f == Form::kProjectedMasked) continue;
-          // 65 blocks of 128 threads take ~25 s a run: the one shape with
-          // chunks longer than 32 runs in one form and two schedules (the
-          // launched grid, and a grid of 2 looping over the work).
-          if (std::string(c.name) == "split_te4100" &&
-              (f != Form::kOnePhaseMasked || (&s != &kSchedules[0] && &s != &kSchedules[2])))
-            continue;
-          out.emplace_back(c, f, m, s);
+      for (seqattn_math m : cases::kMathModes) {
+        // FAST changes only tanh and exp: the projected form runs precise.
+        if (m == SEQATTN_MATH_FAST && f == Form::kProjectedMasked) continue;
+        // 65 blocks of 128 threads take ~25 s a run: the one shape with
+        // split chunks longer than 32 runs in one form, precise on the
+        // launched grid and FAST on a grid of 2 looping over the work.
+        if (std::string(c.name) == "split_te4100") {
+          if (f == Form::kOnePhaseMasked)
+            out.emplace_back(c, f, m, kSchedules[m == SEQATTN_MATH_FAST ? 2 : 0]);
+          continue;
         }
+        const bool all = f == Form::kOnePhaseMasked && m == SEQATTN_MATH_PRECISE &&
+                         std::find(sweep.begin(), sweep.end(), c.name) != sweep.end();
+        for (const auto& s : schedules_for(k++, all)) out.emplace_back(c, f, m, s);
+      }
   return out;
 }
 
@@ -238,8 +258,13 @@ TEST_P(EmuPooling, MatchesReference) {
   const std::vector<float> w = random_weights(size_t(d.features), d.features, 32);
   const std::vector<float> b = masked ? random_vector(size_t(d.steps), 33, -0.5f, 0.5f)
                                       : std::vector<float>{};
+  // "long" (20000 steps: the global scratch) at its full length would be
+  // 2500 shuffle rounds per warp, minutes here: short rows still take the
+  // scratch path (chosen by T), at row offsets b·T.
+  const bool long_rows = std::string(c.name) == "long";
   const std::vector<int32_t> lengths =
-      masked ? mixed_lengths(d.batch, d.steps, 34) : std::vector<int32_t>{};
+      long_rows ? std::vector<int32_t>{300, 257}
+                : masked ? mixed_lengths(d.batch, d.steps, 34) : std::vector<int32_t>{};
   std::vector<float> ref_context(size_t(d.batch) * d.features, kNaN),
       ref_weights(size_t(d.batch) * d.steps, kNaN);
   SEQATTN_OK_OR_FAIL(seqattn_attention_pooling_forward(reference(), &d, x.data(), opt(lengths),
@@ -271,15 +296,18 @@ TEST_P(EmuPooling, MatchesReference) {
 
 std::vector<PoolingParam> pooling_params() {
   std::vector<PoolingParam> out;
+  size_t k = 0;
   for (const auto& c : light(std::begin(cases::kPooling), std::end(cases::kPooling)))
-    for (bool masked : {false, true})
-      for (const auto& s : kSchedules) {
-        // "long" (20000 steps, global scratch) is 2500 shuffle rounds per
-        // warp: once, free-running, masked.
-        if (std::string(c.name) == "long" && (!masked || s.order != emu::Order::kConcurrent))
-          continue;
-        out.emplace_back(c, masked, s);
+    for (bool masked : {false, true}) {
+      const std::string name = c.name;
+      if (name == "long") {  // short rows (see the test), every schedule
+        if (masked)
+          for (const auto& s : kSchedules) out.emplace_back(c, masked, s);
+        continue;
       }
+      for (const auto& s : schedules_for(k++, masked && name == "steps_over_a_block"))
+        out.emplace_back(c, masked, s);
+    }
   return out;
 }
 
@@ -422,14 +450,14 @@ TEST_P(EmuDense, MatchesReference) {
 
 std::vector<DenseParam> dense_params() {
   std::vector<DenseParam> out;
-  int k = 0;
+  size_t k = 0;
   for (const auto& c : light(std::begin(cases::kDense), std::end(cases::kDense)))
     for (seqattn_activation a : cases::kActivations)
       for (bool with_bias : {false, true}) {
-        if (a == SEQATTN_ACTIVATION_SOFTMAX)  // shuffles: every schedule
-          for (const auto& s : kSchedules) out.emplace_back(c, a, with_bias, s);
-        else  // elementwise: the schedules rotate
-          out.emplace_back(c, a, with_bias, kSchedules[size_t(k++) % std::size(kSchedules)]);
+        // The softmax (shuffles) of a vocabulary row under every schedule.
+        const bool all = a == SEQATTN_ACTIVATION_SOFTMAX && with_bias &&
+                         std::string(c.name) == "vocabulary";
+        for (const auto& s : schedules_for(k++, all)) out.emplace_back(c, a, with_bias, s);
       }
   return out;
 }
@@ -617,5 +645,97 @@ TEST(EmuChecks, DynamicSharedOverTheDefaultNeedsOptIn) {
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   EXPECT_EQ(out[0], src[4]);
 }
+
+// ------------------------------------------------------------- mutations
+//
+// The emulation must catch the bugs it exists for. Each mutant reruns this
+// binary on one kernel's tests with SEQATTN_EMU_MUTATE set (emu.hpp): one
+// __syncthreads of kernels/ turned into nothing (every call site found in the
+// source, so edits of the kernels keep the list current), or every cp.async
+// wait count one too high. The mutant must fail a test (a crash does not
+// count: the output must show a failed test).
+
+struct Mutant {
+  std::string name, mutate, filter;
+  std::string survives;  // non-empty: why removing this barrier changes nothing
+};
+
+// Barriers the others make redundant, found by their source line (so the
+// list survives edits of the kernels). The end of the attention kernel's
+// work loop: the next work item's first barrier (after its first cp.async
+// wait) comes before any write of shared memory but the cp.async into
+// staging buffers last read before the previous item's end-of-chunk barrier.
+const std::pair<const char*, const char*> kRedundant[] = {
+    {"shared scores and staging are reused by the next work item",
+     "redundant: the next work item's first __syncthreads precedes its first write of the "
+     "energies, and its copies go to staging last read before the previous chunk barrier"},
+    // Pooling, before the second block reduction: the barrier after the
+    // first reduction's broadcast already separates the two uses of the
+    // storage (CUB's contract, which the shim checks), and the second
+    // reduction's own barrier comes before thread 0 overwrites the broadcast.
+    {"reduce_storage and broadcast are reused",
+     "redundant: the barrier after the first broadcast separates the two reductions' uses of "
+     "the storage, and the second reduction's own barrier precedes the new broadcast"},
+};
+
+std::vector<Mutant> mutants() {
+  std::vector<Mutant> out;
+  const std::pair<const char*, const char*> files[] = {
+      {"attention.cu",
+       "Cases/EmuAttention.*/tiles_masked_precise_*:Cases/EmuAttention.*/"
+       "global_scratch_masked_precise_*:Cases/EmuAttention.*/primes_masked_precise_*"},
+      {"pooling.cu", "Cases/EmuPooling.*/steps_over_a_block_masked_*"},
+      {"model.cu", "Schedules/EmuModel.ArgmaxRows/*"},
+  };
+  for (const auto& [file, filter] : files) {
+    std::ifstream in(std::string(SEQATTN_SOURCE_DIR) + "/kernels/" + file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      const size_t at = line.find("__syncthreads()");
+      const size_t comment = line.find("//");
+      if (at == std::string::npos || (comment != std::string::npos && comment < at)) continue;
+      std::string base = file;
+      base.replace(base.find('.'), 1, "_");
+      std::string survives;
+      for (const auto& [text, why] : kRedundant)
+        if (line.find(text) != std::string::npos) survives = why;
+      out.push_back({"drop_sync_" + base + "_" + std::to_string(n),
+                     "sync:" + std::string(file) + ":" + std::to_string(n), filter, survives});
+    }
+  }
+  out.push_back({"wait_count_plus_1_attention", "wait:1", files[0].second, ""});
+  return out;
+}
+
+class EmuMutation : public ::testing::TestWithParam<Mutant> {};
+
+TEST_P(EmuMutation, FailsTheTests) {
+  const Mutant& m = GetParam();
+  if (const char* e = std::getenv("SEQATTN_EMU_MUTATE"); e && *e) GTEST_SKIP() << "in a mutant";
+  if (!m.survives.empty()) GTEST_SKIP() << m.mutate << " survives, " << m.survives;
+  std::array<char, 4096> self{};
+  const ssize_t len = readlink("/proc/self/exe", self.data(), self.size() - 1);
+  ASSERT_GT(len, 0);
+  const std::string cmd = "SEQATTN_EMU_MUTATE='" + m.mutate + "' '" + std::string(self.data()) +
+                          "' --gtest_fail_fast --gtest_brief=1 '--gtest_filter=" + m.filter +
+                          "' 2>&1";
+  FILE* child = popen(cmd.c_str(), "r");
+  ASSERT_NE(child, nullptr);
+  std::string output;
+  std::array<char, 4096> buf{};
+  for (size_t got; (got = fread(buf.data(), 1, buf.size(), child)) > 0;) output.append(buf.data(), got);
+  const int status = pclose(child);
+  EXPECT_NE(status, 0) << "the mutant " << m.mutate << " passed:\n" << output;
+  EXPECT_TRUE(contains(output, "[  FAILED  ]"))
+      << "the mutant " << m.mutate << " did not fail a test (a crash?):\n" << output;
+  // What caught it, for the log.
+  const size_t f = output.find("Failure");
+  std::printf("%s: %s\n", m.mutate.c_str(),
+              f == std::string::npos ? "no failure message"
+                                     : output.substr(f, output.find('\n', output.find('\n', f) + 1) - f).c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Mutants, EmuMutation, ::testing::ValuesIn(mutants()),
+                         [](const ::testing::TestParamInfo<Mutant>& i) { return i.param.name; });
 
 }  // namespace

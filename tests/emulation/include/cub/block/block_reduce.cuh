@@ -1,7 +1,8 @@
 // The emulated build's cub::BlockReduce: CUB's contract (the aggregate is
 // valid in thread 0 only; the caller synchronises before reusing the
 // storage), not its algorithm. Each thread posts its value, a barrier, then
-// thread 0 folds them in thread order.
+// thread 0 folds them in thread order. Reusing the storage without a
+// __syncthreads in between is reported, as CUB forbids it.
 #pragma once
 
 #include "../../../emu.hpp"
@@ -21,11 +22,15 @@ class BlockReduce {
   }
   template <class Op>
   T Reduce(T x, Op op) {
+    seqattn::emu::collective_begin(&s_, "cub::BlockReduce");
     s_.slot[threadIdx.x] = x;
     __syncthreads();
-    if (threadIdx.x != 0) return x;
-    T r = s_.slot[0];
-    for (int i = 1; i < kThreads; ++i) r = op(r, s_.slot[i]);
+    T r = x;
+    if (threadIdx.x == 0) {
+      r = s_.slot[0];
+      for (int i = 1; i < kThreads; ++i) r = op(r, s_.slot[i]);
+    }
+    seqattn::emu::collective_end(&s_);
     return r;
   }
   T Sum(T x) {
