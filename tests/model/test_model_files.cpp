@@ -469,7 +469,12 @@ CliRun run_cli(const std::vector<std::string>& args, const fs::path& dir,
 
 TEST_F(HostileFiles, RefusedByTheProgram) {
   std::vector<std::pair<std::string, std::string>> files;  // path, what the message names
-  for (const BadFile& f : bad_files()) files.emplace_back(write(f), f.needle);
+  // The two large files go through the C API above (timed in CPU time): a
+  // parse of seconds under the sanitizers can pass the CLI's wall-clock limit
+  // on a loaded machine.
+  for (const BadFile& f : bad_files())
+    if (f.name != "quadratic_header" && f.name != "config_quadratic")
+      files.emplace_back(write(f), f.needle);
   files.emplace_back(dir_.string(), "directory");
   const std::string sparse = (dir_ / "sparse_zeros.safetensors").string();
   if (sparse_file(sparse, {}, kSparseSize)) files.emplace_back(sparse, "header is not valid JSON");
