@@ -374,12 +374,16 @@ typedef struct seqattn_model_info {
 
 SEQATTN_API void seqattn_model_info_init(seqattn_model_info* info);
 
-/* Reads and validates the whole file, then uploads the weights to the handle's
- * memory. A bad file: SEQATTN_ERROR_IO (cannot be read) or SEQATTN_ERROR_FORMAT,
- * the message naming the file and the field or tensor. */
+/* Checks the file's header length against its size, reads and validates the
+ * header, then reads only the tensor data the header declares (bytes after it
+ * are never read), and uploads the weights to the handle's memory. A bad file:
+ * SEQATTN_ERROR_IO (cannot be read) or SEQATTN_ERROR_FORMAT, the message naming
+ * the file and the field or tensor; a valid one whose declared data cannot be
+ * held: SEQATTN_ERROR_OUT_OF_MEMORY (docs/model-format.md, "Validation"). */
 SEQATTN_API seqattn_status seqattn_model_load(seqattn_handle handle, const char* path,
                                               seqattn_model* out);
-/* The same from a file's bytes in host memory (copied; `data` may be freed after). */
+/* The same from a file's bytes in host memory (the declared data is copied;
+ * `data` may be freed after). */
 SEQATTN_API seqattn_status seqattn_model_load_from_memory(seqattn_handle handle,
                                                           const void* data, size_t size,
                                                           seqattn_model* out);

@@ -110,20 +110,15 @@ Config parse_config(const st::File& file) {
   if (const std::string v = metadata_value(file, "format_version"); v != "1")
     format_error("model file __metadata__ \"format_version\" = \"" + v +
                  "\" is not a version this library reads (1)");
-  json j;
-  try {
-    // A valid config nests three levels; a hostile one could nest deep enough
-    // to make later recursive walks over the value a stack overflow.
-    constexpr int kMaxConfigDepth = 16;
-    j = json::parse(metadata_value(file, "config"), [](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxConfigDepth)
-        format_error("model file __metadata__ \"config\" nests deeper than " +
-                     std::to_string(kMaxConfigDepth) + " levels");
-      return true;
-    });
-  } catch (const json::exception& e) {
-    format_error(std::string("model file __metadata__ \"config\" is not valid JSON: ") + e.what());
-  }
+  // A valid config nests three levels; a hostile one could nest deep enough to
+  // make later recursive walks over the value a stack overflow, or hold
+  // thousands of members, which nlohmann's callback parser took quadratic time
+  // over. Duplicate keys are refused as in the header.
+  constexpr int kMaxConfigDepth = 16;
+  const std::string text = metadata_value(file, "config");
+  const auto* first = reinterpret_cast<const uint8_t*>(text.data());
+  const json j = st::parse_untrusted_json(first, first + text.size(), kMaxConfigDepth,
+                                          "model file __metadata__ \"config\"");
   if (!j.is_object()) format_error("model file __metadata__ \"config\" is not a JSON object");
 
   Config c;

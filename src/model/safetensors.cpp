@@ -21,7 +21,7 @@
 #include <memory>
 #include <new>
 #include <nlohmann/json.hpp>
-#include <set>
+#include <stdexcept>
 #include <utility>
 
 #include "core/error.hpp"
@@ -104,46 +104,98 @@ bool count_elements(const std::vector<int64_t>& shape, uint64_t& count) {
   return true;
 }
 
-// Parses the header, refusing deep nesting and duplicate keys while parsing:
-// nlohmann keeps the last of duplicate keys silently, and another reader
-// (the Python exporter's) might keep the first, so one file could mean two models.
-json parse_header(const uint8_t* first, const uint8_t* last) {
+// Builds the json value from the parser's events, as nlohmann's own DOM
+// builder does, and checks while building what the reader needs checked
+// (nesting, duplicate keys). Each event costs O(log members): an object is a
+// std::map, so a duplicate key is one lookup, and nothing is ever rescanned.
+class StrictJsonBuilder final : public nlohmann::json_sax<json> {
+ public:
+  StrictJsonBuilder(int max_depth, const std::string& what) : max_depth_(max_depth), what_(what) {}
+  json take() { return std::move(root_); }
+
+  bool null() override { return add(json(nullptr)); }
+  bool boolean(bool v) override { return add(json(v)); }
+  bool number_integer(number_integer_t v) override { return add(json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return add(json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return add(json(v)); }
+  bool string(string_t& v) override { return add(json(std::move(v))); }
+  bool binary(binary_t&) override { return false; }  // only binary formats have these
+  bool start_object(std::size_t) override { return open(json::value_t::object); }
+  bool start_array(std::size_t) override { return open(json::value_t::array); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    const std::string& name = k;  // (std::quoted would win overload resolution for k)
+    if (open_.back()->get_ref<const json::object_t&>().count(name) != 0)
+      format_error(what_ + ": duplicate key " + quoted(name));
+    key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception& e) override {
+    format_error(what_ + " is not valid JSON: " + e.what());
+  }
+
+ private:
+  // Places a value in the innermost open array or object (under the last key).
+  json* put(json&& value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    json& parent = *open_.back();
+    if (parent.is_array()) {
+      json::array_t& array = parent.get_ref<json::array_t&>();
+      array.push_back(std::move(value));
+      return &array.back();  // stays valid: nothing is added to `array` while this is open
+    }
+    return &parent.get_ref<json::object_t&>().emplace(std::move(key_), std::move(value)).first->second;
+  }
+  bool add(json&& value) {
+    put(std::move(value));
+    return true;
+  }
+  bool open(json::value_t type) {
+    if (open_.size() >= size_t(max_depth_))
+      format_error(what_ + ": JSON nested deeper than " + std::to_string(max_depth_) + " levels");
+    open_.push_back(put(json(type)));
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+
+  const int max_depth_;
+  const std::string& what_;
+  json root_;
+  std::vector<json*> open_;  // the open arrays and objects, innermost last
+  std::string key_;          // the key of the next value in the innermost object
+};
+
+}  // namespace
+
+json parse_untrusted_json(const uint8_t* first, const uint8_t* last, int max_depth,
+                          const std::string& what) {
   // nlohmann's lexer takes a NUL byte for the end of the input and would accept
   // "{}\0anything"; unescaped NUL is never valid JSON.
-  if (const void* nul = std::memchr(first, 0, size_t(last - first)))
-    format_error("header: NUL byte at offset " +
+  if (const void* nul = first == last ? nullptr : std::memchr(first, 0, size_t(last - first)))
+    format_error(what + ": NUL byte at offset " +
                  std::to_string(static_cast<const uint8_t*>(nul) - first));
-  std::vector<std::set<std::string>> keys;  // one set per open object
-  const json::parser_callback_t check = [&keys](int depth, json::parse_event_t event,
-                                                json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (depth >= kMaxJsonDepth)
-          format_error("header: JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
-                       " levels");
-        if (event == json::parse_event_t::object_start) keys.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        keys.pop_back();
-        break;
-      case json::parse_event_t::key: {
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (!keys.back().insert(key).second)
-          format_error("header: duplicate key " + quoted(key));
-        break;
-      }
-      default:
-        break;
-    }
-    return true;
-  };
+  StrictJsonBuilder builder(max_depth, what);
+  bool parsed = false;
   try {
-    return json::parse(first, last, check, /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    // The SAX parser keeps its own state in a bit vector, not on the stack;
+    // it reports bad text through builder.parse_error, which throws.
+    parsed = json::sax_parse(first, last, &builder, json::input_format_t::json, /*strict=*/true,
+                             /*ignore_comments=*/false);
   } catch (const json::exception& e) {
-    format_error(std::string("header is not valid JSON: ") + e.what());
+    format_error(what + " is not valid JSON: " + e.what());
   }
+  if (!parsed) format_error(what + " is not valid JSON");
+  return builder.take();
 }
+
+namespace {
 
 // A JSON integer in [0, max]; `what` names the field for the message.
 uint64_t non_negative_integer(const json& j, const std::string& what, uint64_t max) {
@@ -265,38 +317,62 @@ int64_t TensorInfo::elements() const {
   return n;
 }
 
-File File::from_bytes(const uint8_t* data, size_t size) {
-  return from_bytes(size ? std::vector<uint8_t>(data, data + size) : std::vector<uint8_t>());
-}
+namespace {
 
-File File::from_bytes(std::vector<uint8_t> bytes) {
-  if (bytes.size() < 8)
-    format_error("file of " + std::to_string(bytes.size()) +
+// The framing of a file of `size` bytes whose first 8 (if it has them) are at
+// `length_bytes`: its header length, checked against the bound and the size
+// before anything is allocated or read for the header.
+uint64_t header_length(const uint8_t* length_bytes, uint64_t size) {
+  if (size < 8)
+    format_error("file of " + std::to_string(size) +
                  " bytes is too short for the 8-byte header length");
-  const uint64_t header_len = load_u64_le(bytes.data());
-  const uint64_t after_len = bytes.size() - 8;
+  const uint64_t header_len = load_u64_le(length_bytes);
   if (header_len > kMaxHeaderBytes)
     format_error("header length " + std::to_string(header_len) + " exceeds the limit of " +
                  std::to_string(kMaxHeaderBytes) + " bytes");
-  if (header_len > after_len)
+  if (header_len > size - 8)
     format_error("header length " + std::to_string(header_len) + " runs past the end of the file (" +
-                 std::to_string(after_len) + " bytes after the length)");
+                 std::to_string(size - 8) + " bytes after the length)");
+  return header_len;
+}
 
-  const uint8_t* header_begin = bytes.data() + 8;
-  const json header = parse_header(header_begin, header_begin + header_len);
-  if (!header.is_object()) format_error("header is " + kind_of(header) + ", expected a JSON object");
+// The header is read in pieces of this size, each checked for NUL before the
+// next is read: a header length of 100 MB over a file of zeros (a sparse file)
+// is then refused after one piece, not after allocating and reading 100 MB.
+constexpr size_t kHeaderPiece = size_t(1) << 20;
+
+}  // namespace
+
+File File::from_header(const uint8_t* header, size_t header_len, uint64_t data_size) {
+  const json root = parse_untrusted_json(header, header + header_len, kMaxJsonDepth, "header");
+  if (!root.is_object()) format_error("header is " + kind_of(root) + ", expected a JSON object");
 
   File file;
-  file.data_start_ = size_t(8 + header_len);
-  const uint64_t data_size = bytes.size() - file.data_start_;
   // json objects iterate in key order, so tensors_ ends up sorted by name (find relies on it).
-  for (const auto& [name, entry] : header.items()) {
+  for (const auto& [name, entry] : root.items()) {
     if (name == "__metadata__")
       parse_metadata(entry, file.metadata_);
     else
       file.tensors_.push_back(parse_tensor(name, entry, data_size));
   }
   check_no_overlap(file.tensors_);
+  for (const TensorInfo& t : file.tensors_) file.data_end_ = std::max(file.data_end_, t.end);
+  return file;
+}
+
+File File::from_bytes(const uint8_t* data, size_t size) {
+  const uint64_t header_len = header_length(data, size);
+  File file = from_header(data + 8, size_t(header_len), size - 8 - header_len);
+  // Only the declared data is copied, not the header or any bytes after the data.
+  const uint8_t* data_begin = data + 8 + header_len;
+  file.bytes_.assign(data_begin, data_begin + file.data_end_);
+  return file;
+}
+
+File File::from_bytes(std::vector<uint8_t> bytes) {
+  const uint64_t header_len = header_length(bytes.data(), bytes.size());
+  File file = from_header(bytes.data() + 8, size_t(header_len), bytes.size() - 8 - header_len);
+  file.data_start_ = size_t(8 + header_len);
   file.bytes_ = std::move(bytes);
   return file;
 }
@@ -312,21 +388,50 @@ File File::open(const std::string& path) {
 
   FilePtr f(std::fopen(path.c_str(), "rb"));
   if (!f) io_error(path, "open", errno);
-  std::vector<uint8_t> bytes;
+  // The size of the file now open (it may have been replaced since the stat).
+  if (::fstat(::fileno(f.get()), &info) != 0) io_error(path, "read", errno);
+  const uint64_t size = uint64_t(info.st_size);
+  const auto read_exactly = [&](uint8_t* into, size_t n) {
+    if (n != 0 && std::fread(into, 1, n, f.get()) != n) {
+      if (std::ferror(f.get())) io_error(path, "read", errno);
+      fail(SEQATTN_ERROR_IO, "cannot read " + quoted(path) + ": it shrank while being read");
+    }
+  };
   try {
-    bytes.resize(size_t(info.st_size));
-  } catch (const std::bad_alloc&) {
-    fail(SEQATTN_ERROR_OUT_OF_MEMORY,
-         "cannot hold " + quoted(path) + " (" + std::to_string(info.st_size) + " bytes) in memory");
-  }
-  if (!bytes.empty() && std::fread(bytes.data(), 1, bytes.size(), f.get()) != bytes.size()) {
-    const int err = std::ferror(f.get()) ? errno : 0;
-    if (err) io_error(path, "read", err);
-    fail(SEQATTN_ERROR_IO, "cannot read " + quoted(path) + ": it shrank while being read");
-  }
-  try {
-    return from_bytes(std::move(bytes));
+    uint8_t length_bytes[8] = {};
+    read_exactly(length_bytes, size < 8 ? 0 : 8);
+    const uint64_t header_len = header_length(length_bytes, size);
+
+    std::vector<uint8_t> header;
+    while (header.size() < header_len) {
+      const size_t done = header.size();
+      const size_t piece = size_t(std::min<uint64_t>(kHeaderPiece, header_len - done));
+      header.resize(done + piece);
+      read_exactly(header.data() + done, piece);
+      if (const void* nul = std::memchr(header.data() + done, 0, piece))
+        format_error("header: NUL byte at offset " +
+                     std::to_string(static_cast<const uint8_t*>(nul) - header.data()));
+    }
+    File file = from_header(header.data(), header.size(), size - 8 - header_len);
+    header = {};  // give its memory back before the data's is taken
+
+    // What the header declares may still be more than this machine holds.
+    const auto too_large = [&] {
+      fail(SEQATTN_ERROR_OUT_OF_MEMORY, "cannot hold the " + std::to_string(file.data_end_) +
+                                            " bytes of tensor data of " + quoted(path) +
+                                            " in memory");
+    };
+    try {
+      file.bytes_.resize(size_t(file.data_end_));
+    } catch (const std::bad_alloc&) {
+      too_large();
+    } catch (const std::length_error&) {
+      too_large();
+    }
+    read_exactly(file.bytes_.data(), file.bytes_.size());
+    return file;
   } catch (const Error& e) {
+    if (e.status() != SEQATTN_ERROR_FORMAT) throw;
     throw Error(e.status(), path + ": " + e.what());
   }
 }

@@ -3,12 +3,18 @@
 // validated when the file is opened (docs/model-format.md, "Validation"), so
 // a File that exists is consistent: offsets inside the data, not overlapping,
 // each tensor's byte length equal to elements × dtype size.
+// Opening costs time linear in the header and memory for the header and the
+// data it declares, never for the rest of the file: the header length is
+// checked against the file's size before the header is read, and only the
+// bytes up to the largest data_offsets end are read after it.
 // Failures throw seqattn::Error with SEQATTN_ERROR_FORMAT (a message naming
-// the tensor or field) or SEQATTN_ERROR_IO (the path and the OS error).
+// the tensor or field), SEQATTN_ERROR_IO (the path and the OS error) or
+// SEQATTN_ERROR_OUT_OF_MEMORY (the declared data cannot be held).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -48,11 +54,26 @@ class File {
   const uint8_t* data(const TensorInfo& tensor) const;
 
  private:
-  std::vector<uint8_t> bytes_;
+  // Parses and validates the header text against a data section of
+  // `data_size` bytes; the File it returns holds no bytes yet.
+  static File from_header(const uint8_t* header, size_t header_len, uint64_t data_size);
+
+  std::vector<uint8_t> bytes_;  // holds the data section from data_start_ on
   size_t data_start_ = 0;
+  uint64_t data_end_ = 0;  // the largest data_offsets end: what is read of the data
   std::map<std::string, std::string> metadata_;
   std::vector<TensorInfo> tensors_;
 };
+
+// Parses JSON text from an untrusted source in time linear in its length
+// (nlohmann's callback parser rescans an object's members at the end of each
+// member object, quadratic in the members). Refuses, with SEQATTN_ERROR_FORMAT
+// and a message that starts with `what`: text that is not one JSON value, a raw
+// NUL byte, more than `max_depth` nested arrays and objects, and a key repeated
+// in one object (nlohmann would keep the last silently, another reader the
+// first, so one file could mean two things).
+nlohmann::json parse_untrusted_json(const uint8_t* first, const uint8_t* last, int max_depth,
+                                    const std::string& what);
 
 // Writes a safetensors file (tests, tools): F32 tensors only, metadata as given.
 struct F32Tensor {

@@ -11,12 +11,17 @@
 //   - an all-F32 file written back by the writer reads back identically;
 //   - the same file cut short by 1..8 bytes is refused or again keeps all of
 //     the above. Random mutation rarely shortens the data while leaving the
-//     header intact, yet that is where "offsets past the end" lives.
+//     header intact, yet that is where "offsets past the end" lives;
+//   - a __metadata__ "config" is parsed as the model's config text is (it is
+//     JSON inside a JSON string), and is parsed or refused with seqattn::Error.
+// Every input, up to the 1 MB that run_fuzz.sh allows, must take less than its
+// -timeout: a parser slower than linear in the header shows up there.
 // Build and run: tests/fuzz/run_fuzz.sh [seconds].
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -70,6 +75,14 @@ bool exercise(const uint8_t* data, size_t size) {
     }
     check(refused);
     copies.push_back({t.name, t.shape, std::move(values)});
+  }
+
+  if (const auto config = file.metadata().find("config"); config != file.metadata().end()) {
+    const auto* first = reinterpret_cast<const uint8_t*>(config->second.data());
+    try {
+      st::parse_untrusted_json(first, first + config->second.size(), 16, "config");
+    } catch (const seqattn::Error&) {
+    }
   }
 
   std::vector<std::pair<uint64_t, uint64_t>> ranges;

@@ -3,10 +3,12 @@
 // the `seqattn` program (a message on stderr, a non-zero exit, nothing on
 // stdout, no crash or hang). The bad files are made here from a valid random
 // model by removing, reshaping or truncating one thing at a time.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,6 +45,49 @@ Bytes with_config(const std::function<void(json&)>& change) {
   f.metadata["config"] = c.dump();
   return f.serialize();
 }
+
+// The large files below are spliced as text into a valid file's header and
+// config (building them through nlohmann took minutes under the sanitizers).
+
+// A valid model whose header also lists `n` empty tensors that no layer uses
+// (the reader takes them as they are; the model ignores them), then `last`.
+Bytes with_unused_tensors(size_t n, const std::string& last = "") {
+  const Bytes valid = valid_file().serialize();
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | valid[size_t(i)];
+  std::string header = "{";
+  for (size_t i = 0; i < n; ++i) {
+    char entry[96];
+    std::snprintf(entry, sizeof entry,
+                  "\"unused.%06zu\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},", i);
+    header += entry;
+  }
+  header += last;
+  header.append(valid.begin() + 9, valid.begin() + 8 + long(header_len));  // after its '{'
+  Bytes out;
+  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(uint64_t(header.size()) >> (8 * i)));
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), valid.begin() + 8 + long(header_len), valid.end());
+  return out;
+}
+
+// A valid model file, changed by `change`, whose config also holds `n` empty
+// objects under a key the model does not read.
+Bytes with_unused_members(size_t n, const std::function<void(json&)>& change = [](json&) {}) {
+  SafetensorsFile f = valid_file();
+  json c = json::parse(f.metadata["config"]);
+  change(c);
+  std::string config = "{\"unused\":{";
+  for (size_t i = 0; i < n; ++i) config += (i ? ",\"" : "\"") + std::to_string(i) + "\":{}";
+  f.metadata["config"] = config + "}," + c.dump().substr(1);
+  return f.serialize();
+}
+
+// Sizes at which a parser quadratic in the members takes minutes (nlohmann's
+// callback parser, which the reader used: 80000 tensors took 79 s, 20000
+// config members 1.8 s) and a linear one a fraction of a second.
+constexpr size_t kManyTensors = 100000;
+constexpr size_t kManyConfigMembers = 150000;
 
 std::vector<BadFile> bad_files() {
   std::vector<BadFile> v;
@@ -181,6 +226,39 @@ std::vector<BadFile> bad_files() {
       "config_decoder_over_the_bound",
       [] { return with_config([](json& c) { c["max_target_len"] = 100001; }); },
       SEQATTN_ERROR_FORMAT, "max_target_len");
+  // Parsed in linear time, then refused for what is wrong at the end of them.
+  add(
+      "quadratic_header",
+      [] {
+        return with_unused_tensors(kManyTensors,
+                                   R"("zz.last":{"dtype":"F99","shape":[0],"data_offsets":[0,0]},)");
+      },
+      SEQATTN_ERROR_FORMAT, "zz.last");
+  add(
+      "config_quadratic",
+      [] {
+        return with_unused_members(kManyConfigMembers,
+                                   [](json& c) { c["encoder"].erase("units"); });
+      },
+      SEQATTN_ERROR_FORMAT, "encoder.units");
+  // The config text is held to the header's rules: a repeated key (which one
+  // would a reader keep?) and deep nesting are refused.
+  add(
+      "config_duplicate_key",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.metadata["config"] = "{\"max_target_len\":5," + f.metadata["config"].substr(1);
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "duplicate key 'max_target_len'");
+  add(
+      "config_deep",
+      [] {
+        SafetensorsFile f = valid_file();
+        f.metadata["config"] = std::string(100000, '[') + std::string(100000, ']');
+        return f.serialize();
+      },
+      SEQATTN_ERROR_FORMAT, "nested deeper than 16");
   add(
       "config_special_token",
       [] { return with_config([](json& c) { c["special_tokens"]["target_end"] = 9; }); },
@@ -241,6 +319,105 @@ TEST_F(HostileFiles, RefusedByTheCApi) {
   }
 }
 
+// The CPU time this thread has used, in seconds: what a parse costs, unlike the
+// wall time unaffected by how loaded the machine is.
+double cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Valid files with many header entries or config members load in time linear
+// in their size: well under a second here (a few under the sanitizers), against
+// minutes for the quadratic parser.
+TEST_F(HostileFiles, ManyMembersLoadInLinearTime) {
+  const std::vector<std::pair<std::string, std::function<Bytes()>>> files = {
+      {std::to_string(kManyTensors) + " unused tensors",
+       [] { return with_unused_tensors(kManyTensors); }},
+      {std::to_string(kManyConfigMembers) + " unused config members",
+       [] { return with_unused_members(kManyConfigMembers); }},
+  };
+  for (const auto& [what, bytes_of] : files) {
+    SCOPED_TRACE(what);
+    const Bytes bytes = bytes_of();
+    const double start = cpu_seconds();
+    seqattn_model m = nullptr;
+    ASSERT_EQ(seqattn_model_load_from_memory(handle_.h, bytes.data(), bytes.size(), &m), SEQATTN_OK)
+        << last_error();
+    const double took = cpu_seconds() - start;
+    seqattn_model_destroy(m);
+    EXPECT_LT(took, 20.0) << bytes.size() << "-byte file";
+    std::printf("[ timing   ] %s (%zu bytes): loaded in %.3f s\n", what.c_str(), bytes.size(), took);
+  }
+}
+
+// How far this process's peak resident memory rises above what it holds now
+// while `fn` runs (Linux: the peak is reset first); false where it cannot be reset.
+int64_t status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.compare(0, field.size(), field) == 0) return std::stoll(line.substr(field.size())) * 1024;
+  return -1;
+}
+bool peak_memory_growth(const std::function<void()>& fn, int64_t* growth) {
+  const int64_t before = status_bytes("VmRSS:");
+  { std::ofstream("/proc/self/clear_refs") << "5"; }
+  if (before < 0 || status_bytes("VmHWM:") > before + (int64_t(4) << 20)) return false;
+  fn();
+  *growth = status_bytes("VmHWM:") - before;
+  return true;
+}
+
+// `head`, then a hole up to `size` bytes (reads as zeros, takes no disk).
+bool sparse_file(const std::string& path, const Bytes& head, uint64_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, head.data(), head.size()) == ssize_t(head.size()) &&
+            ::ftruncate(fd, off_t(size)) == 0;
+  ok = ::close(fd) == 0 && ok;
+  return ok;
+}
+
+constexpr uint64_t kSparseSize = uint64_t(4) << 30;
+
+// A 4 GB file is not read whole: one of zeros is refused after its first 8
+// bytes (they used to cost 4 GB of memory and seconds first), and a valid
+// model followed by zeros loads for the cost of the model.
+TEST_F(HostileFiles, ASparseFileIsNotReadWhole) {
+  struct Case {
+    std::string name;
+    Bytes head;
+    seqattn_status status;
+    std::string needle;
+  };
+  const std::vector<Case> cases = {
+      {"sparse_zeros", {}, SEQATTN_ERROR_FORMAT, "header is not valid JSON"},
+      {"sparse_after_a_model", valid_file().serialize(), SEQATTN_OK, ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = (dir_ / (c.name + ".safetensors")).string();
+    if (!sparse_file(path, c.head, kSparseSize)) GTEST_SKIP() << "no sparse files in " << dir_;
+    seqattn_model m = nullptr;
+    seqattn_status status = SEQATTN_ERROR_INTERNAL;
+    int64_t growth = 0;
+    const double start = cpu_seconds();
+    const bool measured =
+        peak_memory_growth([&] { status = seqattn_model_load(handle_.h, path.c_str(), &m); }, &growth);
+    const double took = cpu_seconds() - start;
+    EXPECT_EQ(status, c.status) << last_error();
+    if (!c.needle.empty()) {
+      EXPECT_TRUE(contains(last_error(), c.needle)) << last_error();
+      EXPECT_TRUE(contains(last_error(), path)) << last_error();
+    }
+    seqattn_model_destroy(m);
+    EXPECT_LT(took, 5.0);
+    if (measured) {
+      EXPECT_LT(growth, int64_t(32) << 20) << "peak memory grew by " << growth << " bytes";
+    }
+  }
+}
+
 TEST_F(HostileFiles, DirectoryAndMissingFile) {
   seqattn_model m = nullptr;
   EXPECT_EQ(seqattn_model_load(handle_.h, dir_.string().c_str(), &m), SEQATTN_ERROR_IO);
@@ -292,8 +469,15 @@ CliRun run_cli(const std::vector<std::string>& args, const fs::path& dir,
 
 TEST_F(HostileFiles, RefusedByTheProgram) {
   std::vector<std::pair<std::string, std::string>> files;  // path, what the message names
-  for (const BadFile& f : bad_files()) files.emplace_back(write(f), f.needle);
+  // The two large files go through the C API above (timed in CPU time): a
+  // parse of seconds under the sanitizers can pass the CLI's wall-clock limit
+  // on a loaded machine.
+  for (const BadFile& f : bad_files())
+    if (f.name != "quadratic_header" && f.name != "config_quadratic")
+      files.emplace_back(write(f), f.needle);
   files.emplace_back(dir_.string(), "directory");
+  const std::string sparse = (dir_ / "sparse_zeros.safetensors").string();
+  if (sparse_file(sparse, {}, kSparseSize)) files.emplace_back(sparse, "header is not valid JSON");
   files.emplace_back((dir_ / "no_such_model.safetensors").string(), "no_such_model");
   for (const auto& [path, needle] : files) {
     SCOPED_TRACE(path);

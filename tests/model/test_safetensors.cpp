@@ -5,9 +5,11 @@
 // hostile input it names. Every refusal is checked for its status (FORMAT for
 // a bad file, IO for one that cannot be read) and for a message naming the
 // tensor or field at fault.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -321,6 +323,66 @@ TEST(SafetensorsMalformed, DuplicateKeys) {
       {"duplicate key", "'shape'"});
 }
 
+// ------------------------------------------------------- hostile headers
+
+// The CPU time this thread has used, in seconds: what a parse costs, unlike the
+// wall time unaffected by how loaded the machine is.
+double cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// A header that parses in time linear in its size. nlohmann's callback parser,
+// which the reader used, rescanned an object's members at the end of each
+// member object: 100000 tensor entries (5.9 MB) did not parse in 5 minutes.
+// Parsed in linear time they take well under a second of CPU (a few seconds
+// under the sanitizers). The bound is on this thread's CPU time, so a loaded
+// machine does not matter, and is still far below the quadratic time.
+constexpr double kLinearBoundSeconds = 20.0;
+
+TEST(SafetensorsHostile, ManyTensorEntriesParseInLinearTime) {
+  const size_t n = 100000;
+  std::string header = "{";
+  for (size_t i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "t%06zu", i);
+    header += std::string(i ? "," : "") + "\"" + name +
+              R"(":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
+  }
+  header += "}";
+  const Bytes bytes = file_bytes(header);
+  const double start = cpu_seconds();
+  const st::File f = st::File::from_bytes(bytes);
+  const double took = cpu_seconds() - start;
+  EXPECT_EQ(f.tensors().size(), n);
+  EXPECT_NE(f.find("t099999"), nullptr);
+  EXPECT_LT(took, kLinearBoundSeconds) << n << " tensor entries (" << header.size() << " bytes)";
+  std::printf("[ timing   ] %zu tensor entries, %zu header bytes: parsed in %.3f s\n", n,
+              header.size(), took);
+}
+
+// Sibling objects under a key the reader ignores, and duplicate keys found
+// among them (each a lookup, not a scan).
+TEST(SafetensorsHostile, ManySiblingObjectsParseInLinearTime) {
+  const size_t n = 200000;
+  std::string siblings = "{";
+  for (size_t i = 0; i < n; ++i) siblings += (i ? ",\"" : "\"") + std::to_string(i) + "\":{}";
+  const std::string entry = R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":)";
+  double start = cpu_seconds();
+  const st::File f = st::File::from_bytes(file_bytes(entry + siblings + "}}}", Bytes(4)));
+  double took = cpu_seconds() - start;
+  EXPECT_NE(f.find("t"), nullptr);
+  EXPECT_LT(took, kLinearBoundSeconds) << n << " sibling objects";
+  std::printf("[ timing   ] %zu sibling objects: parsed in %.3f s\n", n, took);
+
+  start = cpu_seconds();
+  expect_format_error(file_bytes(entry + siblings + ",\"" + std::to_string(n / 2) + "\":{}}}}", Bytes(4)),
+                      {"duplicate key", ("'" + std::to_string(n / 2) + "'").c_str()});
+  took = cpu_seconds() - start;
+  EXPECT_LT(took, kLinearBoundSeconds) << n << " sibling objects and a duplicate";
+}
+
 // ------------------------------------------------------------ tensor entries
 
 // A one-tensor header {"t": {<entry>}} over `data_size` zero bytes.
@@ -504,6 +566,105 @@ TEST_F(SafetensorsFiles, BadFileOnDiskIsAFormatErrorNamingThePath) {
                 one_tensor(R"("dtype":"F32","shape":[4],"data_offsets":[0,16])", 12));
   expect_error([&] { st::File::open(trunc); }, SEQATTN_ERROR_FORMAT,
                {trunc.c_str(), "tensor 't'", "past the data"});
+}
+
+// ---------------------------------------------- what opening a file costs
+
+// A field of /proc/self/status in bytes ("VmRSS:", "VmHWM:"); -1 if absent.
+int64_t status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.compare(0, field.size(), field) == 0) return std::stoll(line.substr(field.size())) * 1024;
+  return -1;
+}
+
+// How far this process's peak resident memory rises above what it holds now
+// while `fn` runs. The kernel's peak (VmHWM) is reset first, so an earlier
+// test's peak cannot hide this one's; false where it cannot be reset.
+bool peak_memory_growth(const std::function<void()>& fn, int64_t* growth) {
+  const int64_t before = status_bytes("VmRSS:");
+  { std::ofstream("/proc/self/clear_refs") << "5"; }
+  if (before < 0 || status_bytes("VmHWM:") > before + (int64_t(4) << 20)) return false;
+  fn();
+  *growth = status_bytes("VmHWM:") - before;
+  return true;
+}
+
+constexpr int64_t kSmallGrowth = int64_t(32) << 20;  // what a refused or small file may cost
+
+// Writes `head` at the start of a file of `size` bytes; the rest is a hole (no
+// disk, reads as zeros). False where the file system has no sparse files.
+bool sparse_file(const std::string& path, const Bytes& head, uint64_t size) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, head.data(), head.size()) == ssize_t(head.size()) &&
+            ::ftruncate(fd, off_t(size)) == 0;
+  ok = ::close(fd) == 0 && ok;
+  return ok;
+}
+
+// A large file is refused or opened for the cost of its header and declared
+// data: the whole file used to be read before its first 8 bytes were checked
+// (a 4 GB file of zeros: 4 GB of memory and seconds before the FORMAT error).
+TEST_F(SafetensorsFiles, ALargeFileIsNotReadBeyondWhatItsHeaderDeclares) {
+  const uint64_t four_gb = uint64_t(4) << 30;
+  const std::string header = R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  Bytes declared = file_bytes(header, f32_bytes({0x3f800000u, 0xc0000000u}));
+  Bytes length_only;
+  append_u64_le(length_only, 50u << 20);  // 50 MB of zeros: NUL at offset 0
+  Bytes past_the_end;
+  append_u64_le(past_the_end, 99u << 20);  // under the limit, past the end of a 90 MB file
+  Bytes over_the_limit;
+  append_u64_le(over_the_limit, st::kMaxHeaderBytes + 1);
+  struct Case {
+    const char* name;
+    Bytes head;
+    uint64_t size;
+    std::vector<const char*> needles;  // empty: the file opens
+  };
+  const std::vector<Case> cases = {
+      {"zeros", {}, four_gb, {"header is not valid JSON"}},
+      {"zero_header", length_only, four_gb, {"header: NUL byte at offset 0"}},
+      {"past_the_end", past_the_end, 90u << 20,
+       {"header length 103809024 runs past the end of the file (94371832 bytes"}},
+      {"over_the_limit", over_the_limit, four_gb, {"exceeds the limit"}},
+      {"trailing_zeros", declared, four_gb, {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string p = path(std::string(c.name) + ".safetensors");
+    if (!sparse_file(p, c.head, c.size)) GTEST_SKIP() << "cannot make a sparse file in " << dir_;
+    int64_t growth = 0;
+    const double start = cpu_seconds();
+    const bool measured = peak_memory_growth(
+        [&] {
+          if (c.needles.empty()) {
+            const st::File f = st::File::open(p);
+            expect_same_bits(f.read_f32("t", {2}), {1.0f, -2.0f});
+          } else {
+            try {
+              st::File::open(p);
+              ADD_FAILURE() << "opened";
+            } catch (const seqattn::Error& e) {
+              EXPECT_EQ(e.status(), SEQATTN_ERROR_FORMAT) << e.what();
+              for (const char* needle : c.needles)
+                EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+                    << "message \"" << e.what() << "\" does not mention \"" << needle << "\"";
+              EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+            }
+          }
+        },
+        &growth);
+    const double took = cpu_seconds() - start;
+    EXPECT_LT(took, 5.0) << c.size << "-byte file";
+    if (measured) {
+      EXPECT_LT(growth, kSmallGrowth) << "peak memory grew by " << growth << " bytes for a "
+                                      << c.size << "-byte file";
+      std::printf("[ memory   ] %s (%llu bytes): peak grew %lld KB, %.3f s\n", c.name,
+                  static_cast<unsigned long long>(c.size), static_cast<long long>(growth >> 10),
+                  took);
+    }
+  }
 }
 
 TEST_F(SafetensorsFiles, WriterErrors) {
