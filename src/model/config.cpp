@@ -6,13 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "model/config_fields.hpp"
 
 namespace seqattn::model {
-namespace {
+
+namespace fields {
 
 using nlohmann::json;
 
-[[noreturn]] void format_error(const std::string& message) { fail(SEQATTN_ERROR_FORMAT, message); }
+void format_error(const std::string& message) { fail(SEQATTN_ERROR_FORMAT, message); }
 
 // Config fields are addressed by their dotted path ("encoder.units") in messages.
 const json& field(const json& object, const char* key, const std::string& path) {
@@ -52,6 +54,30 @@ std::string get_string(const json& object, const char* key, const std::string& p
   if (!v.is_string()) format_error("model config field \"" + path + "\" is not a string");
   return v.get<std::string>();
 }
+
+std::string metadata_value(const st::File& file, const char* key) {
+  const auto it = file.metadata().find(key);
+  if (it == file.metadata().end())
+    format_error(std::string("model file lacks the __metadata__ key \"") + key + "\"");
+  return it->second;
+}
+
+json parse_config_text(const st::File& file) {
+  constexpr int kMaxConfigDepth = 16;
+  const std::string text = metadata_value(file, "config");
+  const auto* first = reinterpret_cast<const uint8_t*>(text.data());
+  json j = st::parse_untrusted_json(first, first + text.size(), kMaxConfigDepth,
+                                    "model file __metadata__ \"config\"");
+  if (!j.is_object()) format_error("model file __metadata__ \"config\" is not a JSON object");
+  return j;
+}
+
+}  // namespace fields
+
+namespace {
+
+using nlohmann::json;
+using namespace fields;
 
 std::vector<std::string> get_vocab(const json& object, const char* key) {
   const json& v = field(object, key, key);
@@ -94,12 +120,6 @@ std::vector<std::string> get_vocab_or_size(const json& object, const char* key,
   return vocab;
 }
 
-std::string metadata_value(const st::File& file, const char* key) {
-  const auto it = file.metadata().find(key);
-  if (it == file.metadata().end())
-    format_error(std::string("model file lacks the __metadata__ key \"") + key + "\"");
-  return it->second;
-}
 
 }  // namespace
 
@@ -110,16 +130,7 @@ Config parse_config(const st::File& file) {
   if (const std::string v = metadata_value(file, "format_version"); v != "1")
     format_error("model file __metadata__ \"format_version\" = \"" + v +
                  "\" is not a version this library reads (1)");
-  // A valid config nests three levels; a hostile one could nest deep enough to
-  // make later recursive walks over the value a stack overflow, or hold
-  // thousands of members, which nlohmann's callback parser took quadratic time
-  // over. Duplicate keys are refused as in the header.
-  constexpr int kMaxConfigDepth = 16;
-  const std::string text = metadata_value(file, "config");
-  const auto* first = reinterpret_cast<const uint8_t*>(text.data());
-  const json j = st::parse_untrusted_json(first, first + text.size(), kMaxConfigDepth,
-                                          "model file __metadata__ \"config\"");
-  if (!j.is_object()) format_error("model file __metadata__ \"config\" is not a JSON object");
+  const json j = parse_config_text(file);
 
   Config c;
   const json& enc = get_object(j, "encoder", "encoder");

@@ -8,40 +8,13 @@
 
 #include "core/error.hpp"
 #include "model/config.hpp"
+#include "model/config_fields.hpp"
 
 namespace seqattn::model {
 namespace {
 
 using nlohmann::json;
-
-[[noreturn]] void format_error(const std::string& message) { fail(SEQATTN_ERROR_FORMAT, message); }
-
-// Config fields are named by their path ("rnn[0].units") in messages, as in config.cpp.
-const json& field(const json& object, const char* key, const std::string& path) {
-  const auto it = object.find(key);
-  if (it == object.end()) format_error("model config lacks the field \"" + path + "\"");
-  return *it;
-}
-
-int32_t get_int(const json& object, const char* key, const std::string& path, int64_t lo,
-                int64_t hi) {
-  const json& v = field(object, key, path);
-  if (!v.is_number_integer()) format_error("model config field \"" + path + "\" is not an integer");
-  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(hi))
-    format_error("model config field \"" + path + "\" = " + v.dump() + " exceeds " +
-                 std::to_string(hi));
-  const int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi)
-    format_error("model config field \"" + path + "\" = " + std::to_string(x) + " is outside [" +
-                 std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return int32_t(x);
-}
-
-std::string get_string(const json& object, const char* key, const std::string& path) {
-  const json& v = field(object, key, path);
-  if (!v.is_string()) format_error("model config field \"" + path + "\" is not a string");
-  return v.get<std::string>();
-}
+using namespace fields;
 
 const json& get_array(const json& object, const char* key, size_t min_size) {
   const json& v = field(object, key, key);
@@ -54,13 +27,6 @@ const json& get_array(const json& object, const char* key, size_t min_size) {
     format_error(std::string("model config field \"") + key + "\" has " +
                  std::to_string(v.size()) + " layers, more than " + std::to_string(kMaxHeadLayers));
   return v;
-}
-
-std::string metadata_value(const st::File& file, const char* key) {
-  const auto it = file.metadata().find(key);
-  if (it == file.metadata().end())
-    format_error(std::string("model file lacks the __metadata__ key \"") + key + "\"");
-  return it->second;
 }
 
 HeadConfig::Rnn parse_rnn(const json& layer, const std::string& path) {
@@ -123,20 +89,7 @@ HeadConfig parse_head_config(const st::File& file) {
   if (const std::string v = metadata_value(file, "format_version"); v != "1")
     format_error("model file __metadata__ \"format_version\" = \"" + v +
                  "\" is not a version this library reads (1)");
-  json j;
-  try {
-    // A valid config nests three levels; see config.cpp for why deeper is refused.
-    constexpr int kMaxConfigDepth = 16;
-    j = json::parse(metadata_value(file, "config"), [](int depth, json::parse_event_t, json&) {
-      if (depth > kMaxConfigDepth)
-        format_error("model file __metadata__ \"config\" nests deeper than " +
-                     std::to_string(kMaxConfigDepth) + " levels");
-      return true;
-    });
-  } catch (const json::exception& e) {
-    format_error(std::string("model file __metadata__ \"config\" is not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) format_error("model file __metadata__ \"config\" is not a JSON object");
+  const json j = parse_config_text(file);
 
   HeadConfig c;
   c.input_features = get_int(j, "input_features", "input_features", 1, kMaxDim);
