@@ -47,13 +47,17 @@ const model::Model& model_of(seqattn_model m) {
 }
 
 // The model's weights are in `handle`'s memory: any other handle cannot read them.
-model::Model& model_for(seqattn_handle handle, seqattn_model m) {
+void check_same_handle(seqattn_handle handle, seqattn_model m) {
   check::not_null(handle, "handle");
   check::not_null(m, "model");
   if (m->backend != handle->backend)
     invalid(
         "model was loaded on a different handle than the one passed (its weights live in "
         "that handle's memory)");
+}
+
+model::Model& model_for(seqattn_handle handle, seqattn_model m) {
+  check_same_handle(handle, m);
   check_seq2seq(m);
   return *m->model;
 }
@@ -200,12 +204,7 @@ st::File open_file(const std::string& path) {
 
 // The model's head, after the checks model_for makes for the seq2seq kind.
 model::SequenceHead& head_for(seqattn_handle handle, seqattn_model m) {
-  check::not_null(handle, "handle");
-  check::not_null(m, "model");
-  if (m->backend != handle->backend)
-    invalid(
-        "model was loaded on a different handle than the one passed (its weights live in "
-        "that handle's memory)");
+  check_same_handle(handle, m);
   if (!m->head)
     invalid(
         "model is a seq2seq model (format \"seqattn.seq2seq\"), not a sequence head: run it "

@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -26,6 +28,8 @@
 #include <vector>
 
 #include "seqattn/seqattn.h"
+
+#include <sys/wait.h>
 
 namespace model_test {
 
@@ -521,6 +525,52 @@ inline std::string device_name(seqattn_device d) {
 // False (the test should skip) for CUDA without a device.
 inline bool device_available(seqattn_device d) {
   return d != SEQATTN_DEVICE_CUDA || seqattn_cuda_device_count() > 0;
+}
+
+// ------------------------------------------------------------ the CLI
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// `s` as one word of sh.
+inline std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs `program` with a time limit (`timeout` from coreutils), in files under
+// `dir`: stdin holds `stdin_text` (empty: /dev/null), stdout goes to a file or
+// to `stdout_to` (say /dev/full).
+inline CliRun run_program(const std::string& program, const std::vector<std::string>& args,
+                          const std::filesystem::path& dir, const std::string& stdin_text = "",
+                          const std::string& stdout_to = "") {
+  const std::filesystem::path in = dir / "stdin.txt", out = dir / "stdout.txt",
+                              err = dir / "stderr.txt";
+  std::string cmd = "timeout 60 " + quote(program);
+  for (const std::string& a : args) cmd += " " + quote(a);
+  if (stdin_text.empty()) {
+    cmd += " </dev/null";
+  } else {
+    std::ofstream(in, std::ios::binary) << stdin_text;
+    cmd += " <" + quote(in.string());
+  }
+  cmd += " >" + quote(stdout_to.empty() ? out.string() : stdout_to) + " 2>" + quote(err.string());
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
 }
 
 // ------------------------------------------------------------ ownership

@@ -589,24 +589,6 @@ TEST(SequenceHeadFiles, AnUnknownFormatNamesBoth) {
 
 #ifdef SEQATTN_CLI
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -617,17 +599,7 @@ class Cli : public ::testing::Test {
 
   // The program with `stdin_text` on its stdin.
   CliRun run(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-    const fs::path in = dir_ / "stdin.txt", out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    std::ofstream(in, std::ios::binary) << stdin_text;
-    std::string cmd = "timeout 60 " + quote(SEQATTN_CLI);
-    for (const std::string& a : args) cmd += " " + quote(a);
-    cmd += " <" + quote(in.string()) + " >" + quote(out.string()) + " 2>" + quote(err.string());
-    const int status = std::system(cmd.c_str());
-    CliRun r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return run_program(SEQATTN_CLI, args, dir_, stdin_text);
   }
   fs::path dir_;
 };
