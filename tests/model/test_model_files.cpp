@@ -17,11 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "file_memory_util.hpp"
 #include "model_test_util.hpp"
 
 namespace {
 
 using namespace model_test;
+using namespace file_memory;
 namespace fs = std::filesystem;
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -351,32 +353,7 @@ TEST_F(HostileFiles, ManyMembersLoadInLinearTime) {
   }
 }
 
-// How far this process's peak resident memory rises above what it holds now
-// while `fn` runs (Linux: the peak is reset first); false where it cannot be reset.
-int64_t status_bytes(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.compare(0, field.size(), field) == 0) return std::stoll(line.substr(field.size())) * 1024;
-  return -1;
-}
-bool peak_memory_growth(const std::function<void()>& fn, int64_t* growth) {
-  const int64_t before = status_bytes("VmRSS:");
-  { std::ofstream("/proc/self/clear_refs") << "5"; }
-  if (before < 0 || status_bytes("VmHWM:") > before + (int64_t(4) << 20)) return false;
-  fn();
-  *growth = status_bytes("VmHWM:") - before;
-  return true;
-}
 
-// `head`, then a hole up to `size` bytes (reads as zeros, takes no disk).
-bool sparse_file(const std::string& path, const Bytes& head, uint64_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, head.data(), head.size()) == ssize_t(head.size()) &&
-            ::ftruncate(fd, off_t(size)) == 0;
-  ok = ::close(fd) == 0 && ok;
-  return ok;
-}
 
 constexpr uint64_t kSparseSize = uint64_t(4) << 30;
 

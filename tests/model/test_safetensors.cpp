@@ -25,11 +25,14 @@
 
 #include "core/error.hpp"
 #include "model/safetensors.hpp"
+#include "file_memory_util.hpp"
 
 namespace st = seqattn::st;
 namespace fs = std::filesystem;
 
 namespace {
+
+using namespace file_memory;
 
 using Bytes = std::vector<uint8_t>;
 
@@ -570,38 +573,9 @@ TEST_F(SafetensorsFiles, BadFileOnDiskIsAFormatErrorNamingThePath) {
 
 // ---------------------------------------------- what opening a file costs
 
-// A field of /proc/self/status in bytes ("VmRSS:", "VmHWM:"); -1 if absent.
-int64_t status_bytes(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.compare(0, field.size(), field) == 0) return std::stoll(line.substr(field.size())) * 1024;
-  return -1;
-}
-
-// How far this process's peak resident memory rises above what it holds now
-// while `fn` runs. The kernel's peak (VmHWM) is reset first, so an earlier
-// test's peak cannot hide this one's; false where it cannot be reset.
-bool peak_memory_growth(const std::function<void()>& fn, int64_t* growth) {
-  const int64_t before = status_bytes("VmRSS:");
-  { std::ofstream("/proc/self/clear_refs") << "5"; }
-  if (before < 0 || status_bytes("VmHWM:") > before + (int64_t(4) << 20)) return false;
-  fn();
-  *growth = status_bytes("VmHWM:") - before;
-  return true;
-}
 
 constexpr int64_t kSmallGrowth = int64_t(32) << 20;  // what a refused or small file may cost
 
-// Writes `head` at the start of a file of `size` bytes; the rest is a hole (no
-// disk, reads as zeros). False where the file system has no sparse files.
-bool sparse_file(const std::string& path, const Bytes& head, uint64_t size) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, head.data(), head.size()) == ssize_t(head.size()) &&
-            ::ftruncate(fd, off_t(size)) == 0;
-  ok = ::close(fd) == 0 && ok;
-  return ok;
-}
 
 // A large file is refused or opened for the cost of its header and declared
 // data: the whole file used to be read before its first 8 bytes were checked
