@@ -406,3 +406,246 @@ seqattn_status seqattn_dense_forward(seqattn_handle handle, int64_t rows, int32_
 }
 
 }  // extern "C"
+
+// ------------------------------------------------------------ backward passes
+
+namespace seqattn {
+namespace {
+
+// What both attention backwards check, in their argument order around the
+// key source (W for the one-phase form, keys for the two-phase one).
+void check_attention_backward(const seqattn_attention_dims* dims, const float* encoder_out,
+                              const float* decoder_out, const float* key_source, bool projected,
+                              const float* U, const float* v, const float* weights,
+                              const float* d_context, const int32_t* enc_lengths,
+                              const int32_t* dec_lengths) {
+  check_attention_dims(dims);
+  check::not_null(encoder_out, "encoder_out");
+  if (projected) check::not_null(key_source, "keys");
+  check::not_null(decoder_out, "decoder_out");
+  if (!projected) check::not_null(key_source, "W");
+  check::not_null(U, "U");
+  check::not_null(v, "v");
+  check::not_null(weights, "weights");
+  check::not_null(d_context, "d_context");
+  check::lengths(enc_lengths, dims->batch, "enc_lengths", dims->enc_steps, "dims->enc_steps");
+  check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
+}
+
+void run_rnn_backward(seqattn_handle handle, const seqattn_rnn_dims* dims, RnnCell cell,
+                      uint32_t flags, const float* x, const int32_t* lengths, const float* h0,
+                      const float* kernel, const float* recurrent_kernel, const float* bias,
+                      const float* outputs, const float* d_outputs, const float* d_h_last,
+                      float* d_x, float* d_h0, float* d_kernel, float* d_recurrent_kernel,
+                      float* d_bias) {
+  Backend& be = backend_of(handle);
+  check_rnn_dims(dims, rnn_gates(cell));
+  check_rnn_flags(flags);
+  check::not_null(x, "x");
+  check::not_null(kernel, "kernel");
+  check::not_null(recurrent_kernel, "recurrent_kernel");
+  check::not_null(outputs, "outputs");
+  check::not_null(d_x, "d_x");
+  check::not_null(d_kernel, "d_kernel");
+  check::not_null(d_recurrent_kernel, "d_recurrent_kernel");
+  check::lengths(lengths, dims->batch, "lengths", dims->steps, "dims->steps");
+  const int64_t B = dims->batch, T = dims->steps, I = dims->input_dim, H = dims->units;
+  const int64_t GH = rnn_gates(cell) * H;
+  const int64_t bias_count = cell == RnnCell::kGruResetAfter ? 2 * GH : GH;
+  check::no_overlap(
+      {check::buffer(d_x, B * T * I, "d_x"), check::buffer(d_h0, B * H, "d_h0"),
+       check::buffer(d_kernel, I * GH, "d_kernel"),
+       check::buffer(d_recurrent_kernel, H * GH, "d_recurrent_kernel"),
+       check::buffer(d_bias, bias_count, "d_bias")},
+      {check::buffer(x, B * T * I, "x"), check::buffer(lengths, B, "lengths"),
+       check::buffer(h0, B * H, "h0"), check::buffer(kernel, I * GH, "kernel"),
+       check::buffer(recurrent_kernel, H * GH, "recurrent_kernel"),
+       check::buffer(bias, bias_count, "bias"), check::buffer(outputs, B * T * H, "outputs"),
+       check::buffer(d_outputs, B * T * H, "d_outputs"),
+       check::buffer(d_h_last, B * H, "d_h_last")});
+  be.rnn_backward(RnnBackwardArgs{*dims, cell, (flags & SEQATTN_RNN_REVERSE) != 0, x, lengths,
+                                  h0, kernel, recurrent_kernel, bias, outputs, d_outputs,
+                                  d_h_last, d_x, d_h0, d_kernel, d_recurrent_kernel, d_bias});
+}
+
+}  // namespace
+}  // namespace seqattn
+
+extern "C" {
+
+seqattn_status seqattn_additive_attention_backward(
+    seqattn_handle handle, const seqattn_attention_dims* dims, const float* encoder_out,
+    const float* decoder_out, const int32_t* enc_lengths, const int32_t* dec_lengths,
+    const float* W, const float* U, const float* bias, const float* v, const float* weights,
+    const float* d_context, const float* d_weights, float* d_encoder_out, float* d_decoder_out,
+    float* d_W, float* d_U, float* d_bias, float* d_v) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check_attention_backward(dims, encoder_out, decoder_out, W, false, U, v, weights, d_context,
+                             enc_lengths, dec_lengths);
+    check::not_null(d_encoder_out, "d_encoder_out");
+    check::not_null(d_decoder_out, "d_decoder_out");
+    check::not_null(d_W, "d_W");
+    check::not_null(d_U, "d_U");
+    check::not_null(d_v, "d_v");
+    const seqattn_attention_dims& d = *dims;
+    const int64_t B = d.batch, Te = d.enc_steps, Td = d.dec_steps, A = d.units;
+    const int64_t He = d.enc_dim, Hd = d.dec_dim;
+    check::no_overlap({check::buffer(d_encoder_out, B * Te * He, "d_encoder_out"),
+                       check::buffer(d_decoder_out, B * Td * Hd, "d_decoder_out"),
+                       check::buffer(d_W, He * A, "d_W"), check::buffer(d_U, Hd * A, "d_U"),
+                       check::buffer(d_bias, A, "d_bias"), check::buffer(d_v, A, "d_v")},
+                      {check::buffer(encoder_out, B * Te * He, "encoder_out"),
+                       check::buffer(decoder_out, B * Td * Hd, "decoder_out"),
+                       check::buffer(enc_lengths, B, "enc_lengths"),
+                       check::buffer(dec_lengths, B, "dec_lengths"),
+                       check::buffer(W, He * A, "W"), check::buffer(U, Hd * A, "U"),
+                       check::buffer(bias, A, "bias"), check::buffer(v, A, "v"),
+                       check::buffer(weights, B * Td * Te, "weights"),
+                       check::buffer(d_context, B * Td * He, "d_context"),
+                       check::buffer(d_weights, B * Td * Te, "d_weights")});
+    be.additive_attention_backward(AttentionBackwardArgs{
+        *dims, encoder_out, decoder_out, enc_lengths, dec_lengths, W, U, bias, v, weights,
+        d_context, d_weights, d_encoder_out, d_decoder_out, d_W, d_U, d_bias, d_v});
+  });
+}
+
+seqattn_status seqattn_additive_attention_projected_backward(
+    seqattn_handle handle, const seqattn_attention_dims* dims, const float* encoder_out,
+    const float* keys, const float* decoder_out, const int32_t* enc_lengths,
+    const int32_t* dec_lengths, const float* U, const float* v, const float* weights,
+    const float* d_context, const float* d_weights, float* d_encoder_out, float* d_keys,
+    float* d_decoder_out, float* d_U, float* d_v) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check_attention_backward(dims, encoder_out, decoder_out, keys, true, U, v, weights, d_context,
+                             enc_lengths, dec_lengths);
+    check::not_null(d_encoder_out, "d_encoder_out");
+    check::not_null(d_keys, "d_keys");
+    check::not_null(d_decoder_out, "d_decoder_out");
+    check::not_null(d_U, "d_U");
+    check::not_null(d_v, "d_v");
+    const seqattn_attention_dims& d = *dims;
+    const int64_t B = d.batch, Te = d.enc_steps, Td = d.dec_steps, A = d.units;
+    const int64_t He = d.enc_dim, Hd = d.dec_dim;
+    check::no_overlap({check::buffer(d_encoder_out, B * Te * He, "d_encoder_out"),
+                       check::buffer(d_keys, B * Te * A, "d_keys"),
+                       check::buffer(d_decoder_out, B * Td * Hd, "d_decoder_out"),
+                       check::buffer(d_U, Hd * A, "d_U"), check::buffer(d_v, A, "d_v")},
+                      {check::buffer(encoder_out, B * Te * He, "encoder_out"),
+                       check::buffer(keys, B * Te * A, "keys"),
+                       check::buffer(decoder_out, B * Td * Hd, "decoder_out"),
+                       check::buffer(enc_lengths, B, "enc_lengths"),
+                       check::buffer(dec_lengths, B, "dec_lengths"),
+                       check::buffer(U, Hd * A, "U"), check::buffer(v, A, "v"),
+                       check::buffer(weights, B * Td * Te, "weights"),
+                       check::buffer(d_context, B * Td * He, "d_context"),
+                       check::buffer(d_weights, B * Td * Te, "d_weights")});
+    be.additive_attention_projected_backward(ProjectedAttentionBackwardArgs{
+        *dims, encoder_out, keys, decoder_out, enc_lengths, dec_lengths, U, v, weights, d_context,
+        d_weights, d_encoder_out, d_keys, d_decoder_out, d_U, d_v});
+  });
+}
+
+seqattn_status seqattn_attention_pooling_backward(seqattn_handle handle,
+                                                  const seqattn_pooling_dims* dims,
+                                                  const float* x, const int32_t* lengths,
+                                                  const float* w, const float* b,
+                                                  const float* weights, const float* d_context,
+                                                  const float* d_weights, float* d_x, float* d_w,
+                                                  float* d_b) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check::not_null(dims, "dims");
+    check::positive(dims->batch, "dims->batch");
+    check::positive(dims->steps, "dims->steps");
+    check::positive(dims->features, "dims->features");
+    check::elements("x [B, T, F]", {dims->batch, dims->steps, dims->features});
+    check::not_null(x, "x");
+    check::not_null(w, "w");
+    check::not_null(weights, "weights");
+    check::not_null(d_context, "d_context");
+    check::not_null(d_x, "d_x");
+    check::not_null(d_w, "d_w");
+    check::lengths(lengths, dims->batch, "lengths", dims->steps, "dims->steps");
+    const int64_t B = dims->batch, T = dims->steps, F = dims->features;
+    check::no_overlap({check::buffer(d_x, B * T * F, "d_x"), check::buffer(d_w, F, "d_w"),
+                       check::buffer(d_b, T, "d_b")},
+                      {check::buffer(x, B * T * F, "x"), check::buffer(lengths, B, "lengths"),
+                       check::buffer(w, F, "w"), check::buffer(b, T, "b"),
+                       check::buffer(weights, B * T, "weights"),
+                       check::buffer(d_context, B * F, "d_context"),
+                       check::buffer(d_weights, B * T, "d_weights")});
+    be.attention_pooling_backward(PoolingBackwardArgs{*dims, x, lengths, w, b, weights, d_context,
+                                                      d_weights, d_x, d_w, d_b});
+  });
+}
+
+seqattn_status seqattn_gru_backward(seqattn_handle handle, const seqattn_rnn_dims* dims,
+                                    seqattn_gru_variant variant, uint32_t flags, const float* x,
+                                    const int32_t* lengths, const float* h0, const float* kernel,
+                                    const float* recurrent_kernel, const float* bias,
+                                    const float* outputs, const float* d_outputs,
+                                    const float* d_h_last, float* d_x, float* d_h0,
+                                    float* d_kernel, float* d_recurrent_kernel, float* d_bias) {
+  return guard([&] {
+    if (variant != SEQATTN_GRU_RESET_AFTER && variant != SEQATTN_GRU_RESET_BEFORE)
+      invalid("variant = " + std::to_string(int(variant)) +
+              " is not a seqattn_gru_variant (RESET_AFTER = 0, RESET_BEFORE = 1)");
+    const RnnCell cell =
+        variant == SEQATTN_GRU_RESET_AFTER ? RnnCell::kGruResetAfter : RnnCell::kGruResetBefore;
+    run_rnn_backward(handle, dims, cell, flags, x, lengths, h0, kernel, recurrent_kernel, bias,
+                     outputs, d_outputs, d_h_last, d_x, d_h0, d_kernel, d_recurrent_kernel,
+                     d_bias);
+  });
+}
+
+seqattn_status seqattn_simple_rnn_backward(seqattn_handle handle, const seqattn_rnn_dims* dims,
+                                           uint32_t flags, const float* x, const int32_t* lengths,
+                                           const float* h0, const float* kernel,
+                                           const float* recurrent_kernel, const float* bias,
+                                           const float* outputs, const float* d_outputs,
+                                           const float* d_h_last, float* d_x, float* d_h0,
+                                           float* d_kernel, float* d_recurrent_kernel,
+                                           float* d_bias) {
+  return guard([&] {
+    run_rnn_backward(handle, dims, RnnCell::kSimple, flags, x, lengths, h0, kernel,
+                     recurrent_kernel, bias, outputs, d_outputs, d_h_last, d_x, d_h0, d_kernel,
+                     d_recurrent_kernel, d_bias);
+  });
+}
+
+seqattn_status seqattn_dense_backward(seqattn_handle handle, int64_t rows, int32_t in_dim,
+                                      int32_t out_dim, const float* x, const float* W,
+                                      seqattn_activation activation, const float* y,
+                                      const float* d_y, float* d_x, float* d_W, float* d_b) {
+  return guard([&] {
+    Backend& be = backend_of(handle);
+    check::positive(rows, "rows");
+    check::positive(in_dim, "in_dim");
+    check::positive(out_dim, "out_dim");
+    check::elements("x [rows, in_dim]", {rows, in_dim});
+    check::elements("W [in_dim, out_dim]", {in_dim, out_dim});
+    check::elements("y [rows, out_dim]", {rows, out_dim});
+    if (activation < SEQATTN_ACTIVATION_NONE || activation > SEQATTN_ACTIVATION_SOFTMAX)
+      invalid("activation = " + std::to_string(int(activation)) +
+              " is not a seqattn_activation (NONE = 0 ... SOFTMAX = 4)");
+    check::not_null(x, "x");
+    check::not_null(W, "W");
+    check::not_null(y, "y");
+    check::not_null(d_y, "d_y");
+    check::not_null(d_x, "d_x");
+    check::not_null(d_W, "d_W");
+    check::no_overlap({check::buffer(d_x, rows * in_dim, "d_x"),
+                       check::buffer(d_W, int64_t(in_dim) * out_dim, "d_W"),
+                       check::buffer(d_b, out_dim, "d_b")},
+                      {check::buffer(x, rows * in_dim, "x"),
+                       check::buffer(W, int64_t(in_dim) * out_dim, "W"),
+                       check::buffer(y, rows * out_dim, "y"),
+                       check::buffer(d_y, rows * out_dim, "d_y")});
+    be.dense_backward(DenseBackwardArgs{rows, in_dim, out_dim, x, W, activation, y, d_y, d_x, d_W,
+                                        d_b});
+  });
+}
+
+}  // extern "C"

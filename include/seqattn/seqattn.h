@@ -277,6 +277,139 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
     seqattn_activation activation,
     float* y);      /* [rows, out] */
 
+/* ---------------------------------------------------------- backward passes */
+/*
+ * Gradients for training. Each backward takes the forward's inputs, what its
+ * forward returned (the attention or pooling weights, the RNN outputs, the
+ * Dense output) and the gradients of the loss with respect to the forward's
+ * outputs (d_*), and writes the gradients with respect to the forward's
+ * inputs and parameters. Gradients are written, never accumulated: a caller
+ * summing over several uses adds them itself. A gradient output marked "or
+ * NULL" is not computed when NULL; the others are required. Masked encoder
+ * positions, steps past a row's length and padded rows get zero gradient;
+ * rows whose outputs were zeros by the masking rules pass no gradient.
+ *
+ * Additive attention. From the forward's weights w (its weights_out), with
+ * dw = d_context·hᵀ + d_weights and de = w ⊙ (dw − Σ_i w·dw) over valid i,
+ * and g[b,t,i,a] = de[b,t,i]·v[a]·(1 − tanh²(keys[b,i,a] + q[b,t,a])):
+ *   d_v[a]          = Σ de·tanh(keys + q)
+ *   d_keys[b,i,:]   = Σ_t g,   d_q[b,t,:] = Σ_i g
+ *   d_encoder_out   = Σ_t w·d_context  (as values)  +  d_keys·Wᵀ (as keys)
+ *   d_decoder_out   = d_q·Uᵀ,  d_U = sᵀ·d_q,  d_W = hᵀ·d_keys,  d_bias = Σ d_keys
+ * tanh is recomputed, never stored: memory beyond the gradients themselves
+ * is O(B·Te·A + B·Td·A), never O(B·Td·Te·A).
+ */
+SEQATTN_API seqattn_status seqattn_additive_attention_backward(
+    seqattn_handle handle, const seqattn_attention_dims* dims,
+    const float* encoder_out,   /* [B, Te, He] */
+    const float* decoder_out,   /* [B, Td, Hd] */
+    const int32_t* enc_lengths, /* [B] host memory, or NULL */
+    const int32_t* dec_lengths, /* [B] host memory, or NULL */
+    const float* W,             /* [He, A] */
+    const float* U,             /* [Hd, A] */
+    const float* bias,          /* [A] or NULL */
+    const float* v,             /* [A] */
+    const float* weights,       /* [B, Td, Te]: the forward's weights_out */
+    const float* d_context,     /* [B, Td, He] */
+    const float* d_weights,     /* [B, Td, Te], or NULL (no loss on the weights) */
+    float* d_encoder_out,       /* [B, Te, He] */
+    float* d_decoder_out,       /* [B, Td, Hd] */
+    float* d_W,                 /* [He, A] */
+    float* d_U,                 /* [Hd, A] */
+    float* d_bias,              /* [A], or NULL */
+    float* d_v);                /* [A] */
+
+/* The two-phase form: the gradient reaches the projected keys (d_keys; pass it
+ * to seqattn_dense_backward with W, activation NONE, for the projection's
+ * d_W, d_bias and its share of d_encoder_out). d_encoder_out here is the
+ * values' share only. */
+SEQATTN_API seqattn_status seqattn_additive_attention_projected_backward(
+    seqattn_handle handle, const seqattn_attention_dims* dims,
+    const float* encoder_out,   /* [B, Te, He] */
+    const float* keys,          /* [B, Te, A] */
+    const float* decoder_out,   /* [B, Td, Hd] */
+    const int32_t* enc_lengths, /* [B] host, or NULL */
+    const int32_t* dec_lengths, /* [B] host, or NULL */
+    const float* U,             /* [Hd, A] */
+    const float* v,             /* [A] */
+    const float* weights,       /* [B, Td, Te]: the forward's weights_out */
+    const float* d_context,     /* [B, Td, He] */
+    const float* d_weights,     /* [B, Td, Te], or NULL */
+    float* d_encoder_out,       /* [B, Te, He] */
+    float* d_keys,              /* [B, Te, A] */
+    float* d_decoder_out,       /* [B, Td, Hd] */
+    float* d_U,                 /* [Hd, A] */
+    float* d_v);                /* [A] */
+
+/* Attention pooling, from the forward's weights a: da = d_context·xᵀ + d_weights,
+ * dz = a ⊙ (da − Σ_t a·da) ⊙ (1 − e²) with e = tanh(x·w + b):
+ * d_x[b,t] = a·d_context + dz·w,  d_w = Σ dz·x,  d_b[t] = Σ_b dz. */
+SEQATTN_API seqattn_status seqattn_attention_pooling_backward(
+    seqattn_handle handle, const seqattn_pooling_dims* dims,
+    const float* x,         /* [B, T, F] */
+    const int32_t* lengths, /* [B] host, or NULL */
+    const float* w,         /* [F] */
+    const float* b,         /* [T] or NULL */
+    const float* weights,   /* [B, T]: the forward's weights_out */
+    const float* d_context, /* [B, F] */
+    const float* d_weights, /* [B, T], or NULL */
+    float* d_x,             /* [B, T, F] */
+    float* d_w,             /* [F] */
+    float* d_b);            /* [T], or NULL */
+
+/* RNN layers, through time, from the forward's outputs (the state after each
+ * valid step; the state before a row's first step is h0, or zeros). The
+ * gates are recomputed. d_outputs and d_h_last may each be NULL (no loss
+ * there); d_outputs at steps past a row's length are ignored. Same dims,
+ * variant, flags and lengths as the forward. */
+SEQATTN_API seqattn_status seqattn_gru_backward(
+    seqattn_handle handle, const seqattn_rnn_dims* dims, seqattn_gru_variant variant,
+    uint32_t flags,
+    const float* x,                /* [B, T, I] */
+    const int32_t* lengths,        /* [B] host, or NULL */
+    const float* h0,               /* [B, H] or NULL (zeros) */
+    const float* kernel,           /* [I, 3H] */
+    const float* recurrent_kernel, /* [H, 3H] */
+    const float* bias,             /* [2, 3H] or [3H] as the forward, or NULL */
+    const float* outputs,          /* [B, T, H]: the forward's outputs */
+    const float* d_outputs,        /* [B, T, H], or NULL */
+    const float* d_h_last,         /* [B, H], or NULL */
+    float* d_x,                    /* [B, T, I] */
+    float* d_h0,                   /* [B, H], or NULL */
+    float* d_kernel,               /* [I, 3H] */
+    float* d_recurrent_kernel,     /* [H, 3H] */
+    float* d_bias);                /* the bias's shape, or NULL */
+
+SEQATTN_API seqattn_status seqattn_simple_rnn_backward(
+    seqattn_handle handle, const seqattn_rnn_dims* dims, uint32_t flags,
+    const float* x,                /* [B, T, I] */
+    const int32_t* lengths,        /* [B] host, or NULL */
+    const float* h0,               /* [B, H] or NULL */
+    const float* kernel,           /* [I, H] */
+    const float* recurrent_kernel, /* [H, H] */
+    const float* bias,             /* [H] or NULL */
+    const float* outputs,          /* [B, T, H]: the forward's outputs */
+    const float* d_outputs,        /* [B, T, H], or NULL */
+    const float* d_h_last,         /* [B, H], or NULL */
+    float* d_x,                    /* [B, T, I] */
+    float* d_h0,                   /* [B, H], or NULL */
+    float* d_kernel,               /* [I, H] */
+    float* d_recurrent_kernel,     /* [H, H] */
+    float* d_bias);                /* [H], or NULL */
+
+/* Dense, from the forward's output y: dz = d_y ⊙ act'(from y) (softmax:
+ * y ⊙ (d_y − Σ y·d_y) per row); d_x = dz·Wᵀ, d_W = xᵀ·dz, d_b = Σ_rows dz. */
+SEQATTN_API seqattn_status seqattn_dense_backward(
+    seqattn_handle handle, int64_t rows, int32_t in_dim, int32_t out_dim,
+    const float* x,   /* [rows, in] */
+    const float* W,   /* [in, out] */
+    seqattn_activation activation,
+    const float* y,   /* [rows, out]: the forward's output */
+    const float* d_y, /* [rows, out] */
+    float* d_x,       /* [rows, in] */
+    float* d_W,       /* [in, out] */
+    float* d_b);      /* [out], or NULL */
+
 /* ------------------------------------------------------------------- model */
 /*
  * A model loaded from a safetensors file (docs/model-format.md), of one of two

@@ -88,6 +88,96 @@ struct DenseArgs {
   float* y;  // [rows, out]
 };
 
+
+// Backward passes (seqattn.h, "backward passes"): gradients are written, never
+// accumulated; a gradient pointer documented "or nullptr" is skipped when null.
+struct AttentionBackwardArgs {
+  seqattn_attention_dims dims;
+  const float* encoder_out;    // [B, Te, He]
+  const float* decoder_out;    // [B, Td, Hd]
+  const int32_t* enc_lengths;  // [B] host, or nullptr
+  const int32_t* dec_lengths;  // [B] host, or nullptr
+  const float* W;              // [He, A]
+  const float* U;              // [Hd, A]
+  const float* bias;           // [A] or nullptr
+  const float* v;              // [A]
+  const float* weights;        // [B, Td, Te]: the forward's
+  const float* d_context;      // [B, Td, He]
+  const float* d_weights;      // [B, Td, Te] or nullptr
+  float* d_encoder_out;        // [B, Te, He]: as values and as keys
+  float* d_decoder_out;        // [B, Td, Hd]
+  float* d_W;                  // [He, A]
+  float* d_U;                  // [Hd, A]
+  float* d_bias;               // [A] or nullptr
+  float* d_v;                  // [A]
+};
+
+struct ProjectedAttentionBackwardArgs {
+  seqattn_attention_dims dims;
+  const float* encoder_out;    // [B, Te, He]
+  const float* keys;           // [B, Te, A]
+  const float* decoder_out;    // [B, Td, Hd]
+  const int32_t* enc_lengths;  // [B] host, or nullptr
+  const int32_t* dec_lengths;  // [B] host, or nullptr
+  const float* U;              // [Hd, A]
+  const float* v;              // [A]
+  const float* weights;        // [B, Td, Te]
+  const float* d_context;      // [B, Td, He]
+  const float* d_weights;      // [B, Td, Te] or nullptr
+  float* d_encoder_out;        // [B, Te, He]: as values only
+  float* d_keys;               // [B, Te, A]
+  float* d_decoder_out;        // [B, Td, Hd]
+  float* d_U;                  // [Hd, A]
+  float* d_v;                  // [A]
+};
+
+struct PoolingBackwardArgs {
+  seqattn_pooling_dims dims;
+  const float* x;          // [B, T, F]
+  const int32_t* lengths;  // [B] host, or nullptr
+  const float* w;          // [F]
+  const float* b;          // [T] or nullptr
+  const float* weights;    // [B, T]: the forward's
+  const float* d_context;  // [B, F]
+  const float* d_weights;  // [B, T] or nullptr
+  float* d_x;              // [B, T, F]
+  float* d_w;              // [F]
+  float* d_b;              // [T] or nullptr
+};
+
+struct RnnBackwardArgs {
+  seqattn_rnn_dims dims;
+  RnnCell cell;
+  bool reverse;
+  const float* x;                 // [B, T, I]
+  const int32_t* lengths;         // [B] host, or nullptr
+  const float* h0;                // [B, H] or nullptr (zeros)
+  const float* kernel;            // [I, G*H]
+  const float* recurrent_kernel;  // [H, G*H]
+  const float* bias;              // as RnnArgs, or nullptr
+  const float* outputs;           // [B, T, H]: the forward's
+  const float* d_outputs;         // [B, T, H] or nullptr
+  const float* d_h_last;          // [B, H] or nullptr
+  float* d_x;                     // [B, T, I]
+  float* d_h0;                    // [B, H] or nullptr
+  float* d_kernel;                // [I, G*H]
+  float* d_recurrent_kernel;      // [H, G*H]
+  float* d_bias;                  // the bias's shape, or nullptr
+};
+
+struct DenseBackwardArgs {
+  int64_t rows;
+  int32_t in_dim, out_dim;
+  const float* x;  // [rows, in]
+  const float* W;  // [in, out]
+  seqattn_activation activation;
+  const float* y;    // [rows, out]: the forward's
+  const float* d_y;  // [rows, out]
+  float* d_x;        // [rows, in]
+  float* d_W;        // [in, out]
+  float* d_b;        // [out] or nullptr
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -105,6 +195,14 @@ class Backend {
   virtual void attention_pooling(const PoolingArgs& args) = 0;
   virtual void rnn(const RnnArgs& args) = 0;
   virtual void dense(const DenseArgs& args) = 0;
+
+  // Backward passes (seqattn.h, "backward passes").
+  virtual void additive_attention_backward(const AttentionBackwardArgs& args) = 0;
+  virtual void additive_attention_projected_backward(
+      const ProjectedAttentionBackwardArgs& args) = 0;
+  virtual void attention_pooling_backward(const PoolingBackwardArgs& args) = 0;
+  virtual void rnn_backward(const RnnBackwardArgs& args) = 0;
+  virtual void dense_backward(const DenseBackwardArgs& args) = 0;
 
   // Helpers for whole models (src/model/), in the backend's memory so that a
   // decoding loop stays on the device.
