@@ -2,6 +2,7 @@
 // double-precision loops of this directory, the oracle of every test.
 #include <memory>
 
+#include "core/error.hpp"
 #include "cpu/host_backend.hpp"
 #include "cpu/reference.hpp"
 
