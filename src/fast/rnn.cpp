@@ -149,7 +149,7 @@ void column_sums(const float* x, int64_t rows, int64_t n, int64_t ld, float* out
 //   kGates  gx [B·T, GH]: x·K + bias_x, then overwritten with z, r, c (GRU)
 //   kGrad0  gh [B·T, GH] (GRU): h_prev·R + bias_h; reset_before: hz, hr, (r ⊙ h_prev)·Rh
 //   kGrad1  hp [B·T, H]: h_prev (zeros)
-//   kGrad2  rh [B·T, H] (reset_before): r ⊙ h_prev
+//   kGrad2  rh [B·T, H] (reset_before): r ⊙ h_prev (zeros)
 //   kGrad3  dgx [B·T, GH]: the gradient of x·K + bias_x (zeros)
 //   kGrad4  dgh [B·T, GH] (reset_after): the gradient of h_prev·R + bias_h (zeros)
 //   kGrad5  dh [B, H], then dg [B, GH], then t [B, H]: the recurrence's state
@@ -191,6 +191,9 @@ void rnn_backward(const RnnBackwardArgs& r, Workspace& ws) {
         std::fill(dst, dst + H, 0.0f);
     }
     std::fill(dgx + (b * T + L) * GH, dgx + (b + 1) * T * GH, 0.0f);
+    // r ⊙ h_prev is set at valid steps only; it meets zero gradients elsewhere,
+    // but 0·(stale scratch) could be NaN.
+    if (before) std::fill(rh + (b * T + L) * H, rh + (b + 1) * T * H, 0.0f);
     if (after) std::fill(dgh + (b * T + L) * GH, dgh + (b + 1) * T * GH, 0.0f);
   });
 
