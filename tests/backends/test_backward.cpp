@@ -157,32 +157,40 @@ AttentionMagnitudes attention_magnitudes(const AttentionInputs& in,
   std::vector<double> mq(size_t(B) * Td * A, 0.0), mde(size_t(Te), 0.0), adw(size_t(Te), 0.0);
   double kmax = 0.0, qmax = 0.0;
   for (int b = 0; b < B; ++b) {
-    for (int i = 0; i < Te; ++i)
-      for (int a = 0; a < A; ++a) {
-        double acc = in.bias.empty() ? 0.0 : std::fabs(double(in.bias[size_t(a)]));
-        for (int k = 0; k < He; ++k)
-          acc += std::fabs(double(in.h[(size_t(b) * Te + i) * He + k]) * in.W[size_t(k) * A + a]);
-        kmax = std::max(kmax, acc);
+    // Loops ordered so that the innermost runs along rows (the heavy cases
+    // make these 10^9 terms).
+    std::vector<double> acc(static_cast<size_t>(A), 0.0);
+    for (int i = 0; i < Te; ++i) {
+      for (int a = 0; a < A; ++a)
+        acc[size_t(a)] = in.bias.empty() ? 0.0 : std::fabs(double(in.bias[size_t(a)]));
+      for (int k = 0; k < He; ++k) {
+        const double hk = std::fabs(double(in.h[(size_t(b) * Te + i) * He + k]));
+        const float* Wk = &in.W[size_t(k) * A];
+        for (int a = 0; a < A; ++a) acc[size_t(a)] += hk * std::fabs(double(Wk[a]));
       }
+      for (double x : acc) kmax = std::max(kmax, x);
+    }
     const int Le = in.enc.empty() ? Te : in.enc[size_t(b)];
     const int Ld = Le == 0 ? 0 : in.dec.empty() ? Td : in.dec[size_t(b)];
     for (int t = 0; t < Ld; ++t) {
       const float* w = &weights[(size_t(b) * Td + t) * Te];
       const float* dc = &dctx[(size_t(b) * Td + t) * He];
-      for (int a = 0; a < A; ++a) {
-        double acc = 0.0;
-        for (int k = 0; k < Hd; ++k)
-          acc += std::fabs(double(in.s[(size_t(b) * Td + t) * Hd + k]) * in.U[size_t(k) * A + a]);
-        qmax = std::max(qmax, acc);
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int k = 0; k < Hd; ++k) {
+        const double sk = std::fabs(double(in.s[(size_t(b) * Td + t) * Hd + k]));
+        const float* Uk = &in.U[size_t(k) * A];
+        for (int a = 0; a < A; ++a) acc[size_t(a)] += sk * std::fabs(double(Uk[a]));
       }
+      for (double x : acc) qmax = std::max(qmax, x);
       double sum_wdw = 0.0;
       for (int i = 0; i < Le; ++i) {
-        double acc = d_weights.empty() ? 0.0
-                                       : std::fabs(double(d_weights[(size_t(b) * Td + t) * Te + i]));
+        double m_dw = d_weights.empty()
+                          ? 0.0
+                          : std::fabs(double(d_weights[(size_t(b) * Td + t) * Te + i]));
         for (int k = 0; k < He; ++k)
-          acc += std::fabs(double(dc[k]) * in.h[(size_t(b) * Te + i) * He + k]);
-        adw[size_t(i)] = acc;
-        sum_wdw += std::fabs(double(w[i])) * acc;
+          m_dw += std::fabs(double(dc[k]) * in.h[(size_t(b) * Te + i) * He + k]);
+        adw[size_t(i)] = m_dw;
+        sum_wdw += std::fabs(double(w[i])) * m_dw;
       }
       for (int i = 0; i < Le; ++i) {
         mde[size_t(i)] = std::fabs(double(w[i])) * (adw[size_t(i)] + sum_wdw);
@@ -200,25 +208,41 @@ AttentionMagnitudes attention_magnitudes(const AttentionInputs& in,
   m.delta = double(std::max(He, Hd) + 1) * kU * (kmax + qmax);
   m.enc = m.enc_values;
   for (int b = 0; b < B; ++b) {
-    for (int i = 0; i < Te; ++i)
-      for (int a = 0; a < A; ++a) {
-        const double g = m.keys[(size_t(b) * Te + i) * A + a];
-        if (g == 0.0) continue;
-        m.bias[size_t(a)] += g;
-        for (int k = 0; k < He; ++k) {
-          m.enc[(size_t(b) * Te + i) * He + k] += g * std::fabs(double(in.W[size_t(k) * A + a]));
-          m.W[size_t(k) * A + a] += g * std::fabs(double(in.h[(size_t(b) * Te + i) * He + k]));
+    // Rows with no gradient (masked) have g = 0 throughout: skipped.
+    auto nonzero = [&](const double* g) {
+      return std::any_of(g, g + A, [](double x) { return x != 0.0; });
+    };
+    for (int i = 0; i < Te; ++i) {
+      const double* g = &m.keys[(size_t(b) * Te + i) * A];
+      if (!nonzero(g)) continue;
+      for (int a = 0; a < A; ++a) m.bias[size_t(a)] += g[a];
+      for (int k = 0; k < He; ++k) {
+        const float* Wk = &in.W[size_t(k) * A];
+        const double hk = std::fabs(double(in.h[(size_t(b) * Te + i) * He + k]));
+        double* mWk = &m.W[size_t(k) * A];
+        double e = 0.0;
+        for (int a = 0; a < A; ++a) {
+          e += g[a] * std::fabs(double(Wk[a]));
+          mWk[a] += g[a] * hk;
         }
+        m.enc[(size_t(b) * Te + i) * He + k] += e;
       }
-    for (int t = 0; t < Td; ++t)
-      for (int a = 0; a < A; ++a) {
-        const double g = mq[(size_t(b) * Td + t) * A + a];
-        if (g == 0.0) continue;
-        for (int k = 0; k < Hd; ++k) {
-          m.dec[(size_t(b) * Td + t) * Hd + k] += g * std::fabs(double(in.U[size_t(k) * A + a]));
-          m.U[size_t(k) * A + a] += g * std::fabs(double(in.s[(size_t(b) * Td + t) * Hd + k]));
+    }
+    for (int t = 0; t < Td; ++t) {
+      const double* g = &mq[(size_t(b) * Td + t) * A];
+      if (!nonzero(g)) continue;
+      for (int k = 0; k < Hd; ++k) {
+        const float* Uk = &in.U[size_t(k) * A];
+        const double sk = std::fabs(double(in.s[(size_t(b) * Td + t) * Hd + k]));
+        double* mUk = &m.U[size_t(k) * A];
+        double e = 0.0;
+        for (int a = 0; a < A; ++a) {
+          e += g[a] * std::fabs(double(Uk[a]));
+          mUk[a] += g[a] * sk;
         }
+        m.dec[(size_t(b) * Td + t) * Hd + k] += e;
       }
+    }
   }
   return m;
 }
