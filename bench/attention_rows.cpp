@@ -5,8 +5,6 @@
 // composition that materialises [B, Td, Te, A].
 //
 // Row names: attention/<impl>/B:<batch>/T:<Td = Te>/A:<units>/H:<He = Hd>.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -163,13 +161,6 @@ Work train_work(const seqattn_attention_dims& d) {
   return w;
 }
 
-// The peak resident set so far (getrusage), for the CPU rows' extra_MiB.
-double peak_rss_bytes() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) * 1024.0;
-}
-
 void train_row(benchmark::State& state, Device device, seqattn_math math) {
   const seqattn_attention_dims d = dims_of(shape_of(state));
   const Space space = space_of(device);
@@ -194,17 +185,12 @@ void train_row(benchmark::State& state, Device device, seqattn_math math) {
                                               d_dec.f(), d_W.f(), d_U.f(), d_bias.f(), d_v.f()),
           "seqattn_additive_attention_backward");
   };
-  // CPU: the growth of the peak resident set over the first call (the
-  // handle's workspace), every tensor above already allocated and touched.
-  const double rss_before = peak_rss_bytes();
-  double extra = warm_up_extra_bytes(space, handle, probe, body);
-  if (space != Space::kCuda) {
-    body();
-    extra = peak_rss_bytes() - rss_before;
-  }
+  // No memory counter on the CPU: this process's peak resident set is set by
+  // the rows before; compare_torch_backward.py measures each implementation
+  // in a fresh process instead.
+  const double extra = warm_up_extra_bytes(space, handle, probe, body);
   const double total = timed_loop(state, watch, body);
   set_counters(state, train_work(d), device, math, total, extra);
-  if (space != Space::kCuda) state.counters["extra_MiB"] = extra / double(1 << 20);
 }
 
 #if defined(SEQATTN_WITH_CUDA)
