@@ -453,5 +453,27 @@ TEST_F(Backward, RefusesBadArgumentsByNameAndWritesNothing) {
   EXPECT_TRUE(untouched(dR, "d_recurrent_kernel"));
 }
 
+TEST(BackwardValidation, NullHandleIsNamed) {
+  const seqattn_attention_dims d{1, 1, 1, 1, 1, 1};
+  const seqattn_pooling_dims pd{1, 1, 1};
+  const seqattn_rnn_dims rd{1, 1, 1, 1};
+  float one = 1.0f, g[6];
+  const std::vector<seqattn_status> statuses = {
+      seqattn_additive_attention_backward(nullptr, &d, &one, &one, nullptr, nullptr, &one, &one,
+                                          nullptr, &one, &one, &one, nullptr, g, g + 1, g + 2,
+                                          g + 3, nullptr, g + 4),
+      seqattn_additive_attention_projected_backward(nullptr, &d, &one, &one, &one, nullptr,
+                                                    nullptr, &one, &one, &one, &one, nullptr, g,
+                                                    g + 1, g + 2, g + 3, g + 4),
+      seqattn_attention_pooling_backward(nullptr, &pd, &one, nullptr, &one, nullptr, &one, &one,
+                                         nullptr, g, g + 1, nullptr),
+      seqattn_simple_rnn_backward(nullptr, &rd, 0, &one, nullptr, nullptr, &one, &one, nullptr,
+                                  &one, &one, nullptr, g, nullptr, g + 1, g + 2, nullptr),
+      seqattn_dense_backward(nullptr, 1, 1, 1, &one, &one, SEQATTN_ACTIVATION_NONE, &one, &one, g,
+                             g + 1, nullptr)};
+  for (const seqattn_status s : statuses) EXPECT_EQ(s, SEQATTN_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(seqattn_last_error(), "handle is NULL")) << seqattn_last_error();
+}
+
 }  // namespace
 }  // namespace seqattn_test
