@@ -330,6 +330,16 @@ TEST_P(AttentionBackward, MatchesReference) {
       EXPECT_TRUE(close(got.d_bias, ref.d_bias, "d_bias", bound(m.bias, n, e)));
       EXPECT_TRUE(close(got.d_v, ref.d_v, "d_v", bound(m.v, n_v, e)));
       EXPECT_TRUE(attention_zeros(in, got));
+      // The same call again gives the same bits: no sum's order depends on
+      // which thread took which item (the partials are added in item order).
+      const AttentionGrads again = attention_backward(dev(math), in, weights, d_context, d_weights);
+      auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+      };
+      EXPECT_TRUE(same(again.d_enc, got.d_enc) && same(again.d_dec, got.d_dec) &&
+                  same(again.d_W, got.d_W) && same(again.d_U, got.d_U) &&
+                  same(again.d_bias, got.d_bias) && same(again.d_v, got.d_v))
+          << "a second identical call gave different gradients";
 
       const AttentionGrads got2 =
           attention_projected_backward(dev(math), in, keys, weights, d_context, d_weights);
