@@ -143,6 +143,56 @@ void seqattn_row(benchmark::State& state, Device device, seqattn_math math, Impl
   set_counters(state, attention_work(d), device, math, total, extra);
 }
 
+// A training step's attention: the forward (weights_out kept) and the
+// backward from a given d_context, all decoder steps in one call each. The
+// counters count both: the tanh twice (the backward recomputes it), the
+// forward's products and the backward's eight (d_context·hᵀ, wᵀ·d_context,
+// the two projections again, d_q·Uᵀ, sᵀ·d_q, hᵀ·d_keys, d_keys·Wᵀ).
+Work train_work(const seqattn_attention_dims& d) {
+  const double B = d.batch, Te = d.enc_steps, Td = d.dec_steps;
+  const double He = d.enc_dim, Hd = d.dec_dim, A = d.units;
+  Work w = attention_work(d);
+  w.tanh *= 2.0;
+  w.flops = 2.0 * w.flops + 2.0 * (2.0 * B * Td * Te * He) + 2.0 * A * 2.0 * (B * Te * He + B * Td * Hd);
+  // The backward reads the forward's inputs, the weights and d_context, and
+  // writes every gradient.
+  w.bytes += 4.0 * (2.0 * B * Td * Te + B * Td * He + B * Te * He + B * Td * Hd + He * A +
+                    Hd * A + 2.0 * A) + 4.0 * B * Td * Te;
+  return w;
+}
+
+void train_row(benchmark::State& state, Device device, seqattn_math math) {
+  const seqattn_attention_dims d = dims_of(shape_of(state));
+  const Space space = space_of(device);
+  Stopwatch watch(space);
+  Handle handle(device, math, watch.stream());
+  AttentionInputs in(space, d, 7);
+  const size_t B = size_t(d.batch), Te = size_t(d.enc_steps), Td = size_t(d.dec_steps);
+  const size_t He = size_t(d.enc_dim), Hd = size_t(d.dec_dim), A = size_t(d.units);
+  Tensor weights(space, B * Td * Te);
+  Tensor d_context = make_tensor(space, random_vector(B * Td * He, 1.0f, 17));
+  Tensor d_enc(space, B * Te * He), d_dec(space, B * Td * Hd), d_W(space, He * A),
+      d_U(space, Hd * A), d_bias(space, A), d_v(space, A);
+  MemoryProbe probe(space);
+  auto body = [&] {
+    check(seqattn_additive_attention_forward(handle, &d, in.h.f(), in.s.f(), nullptr, nullptr,
+                                             in.W.f(), in.U.f(), in.bias.f(), in.v.f(),
+                                             in.context.f(), weights.f()),
+          "seqattn_additive_attention_forward");
+    check(seqattn_additive_attention_backward(handle, &d, in.h.f(), in.s.f(), nullptr, nullptr,
+                                              in.W.f(), in.U.f(), in.bias.f(), in.v.f(),
+                                              weights.f(), d_context.f(), nullptr, d_enc.f(),
+                                              d_dec.f(), d_W.f(), d_U.f(), d_bias.f(), d_v.f()),
+          "seqattn_additive_attention_backward");
+  };
+  // No memory counter on the CPU: this process's peak resident set is set by
+  // the rows before; compare_torch_backward.py measures each implementation
+  // in a fresh process instead.
+  const double extra = warm_up_extra_bytes(space, handle, probe, body);
+  const double total = timed_loop(state, watch, body);
+  set_counters(state, train_work(d), device, math, total, extra);
+}
+
 #if defined(SEQATTN_WITH_CUDA)
 void unfused_row(benchmark::State& state) {
   const seqattn_attention_dims d = dims_of(shape_of(state));
@@ -229,10 +279,22 @@ void register_attention_rows(bool with_gpu) {
              decode_shapes);
   add_shapes(add_seqattn_row("attention/step_two_phase_cpu", cpu, precise, Impl::kStepTwoPhase),
              decode_shapes);
+  // A training step (forward + backward), fast CPU path: the smoke shape and
+  // the reference shape (bench/compare_torch_backward.py times PyTorch on it).
+  const std::vector<Shape> train_shapes = {{2, 16, 32, 32}, {kRefB, kRefT, kRefA, kRefH}};
+  add_shapes(add_row("attention_train/seqattn_cpu_precise",
+                     [=](benchmark::State& st) { train_row(st, cpu, precise); }),
+             train_shapes);
+  add_shapes(add_row("attention_train/seqattn_cpu_fast",
+                     [=](benchmark::State& st) { train_row(st, cpu, fast); }),
+             train_shapes);
   if (!with_gpu) return;
 
 #if defined(SEQATTN_WITH_CUDA)
   const Device cuda = Device::kCuda;
+  add_shapes(add_row("attention_train/seqattn_cuda_precise",
+                     [=](benchmark::State& st) { train_row(st, cuda, precise); }),
+             train_shapes);
   // The reference shape, the T sweep (16..1024) and the A sweep (64..1024).
   std::vector<Shape> shapes;
   for (int T = 16; T <= 1024; T *= 2) shapes.push_back({kRefB, T, kRefA, kRefH});

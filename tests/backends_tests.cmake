@@ -6,6 +6,7 @@
 find_package(hwy REQUIRED)
 add_executable(seqattn_backend_tests
   backends/test_attention.cpp
+  backends/test_backward.cpp
   backends/test_layers.cpp
   backends/test_targets.cpp)
 target_link_libraries(seqattn_backend_tests PRIVATE seqattn GTest::gtest_main hwy::hwy

@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 
-#include "core/error.hpp"
 #include "cpu/host_backend.hpp"
 #include "fast/gemm.hpp"
 #include "fast/kernels.hpp"
@@ -33,17 +32,17 @@ class FastCpuBackend final : public cpu::HostBackend {
   void rnn(const RnnArgs& a) override { fast::rnn(a, ws_); }
   void dense(const DenseArgs& a) override { fast::dense(a); }
 
-  // Backward passes: not yet on this backend (replaced as each lands).
-  void additive_attention_backward(const AttentionBackwardArgs&) override { not_yet(); }
-  void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs&) override {
-    not_yet();
+  void additive_attention_backward(const AttentionBackwardArgs& a) override {
+    fast::additive_attention_backward(a, fast_math_, ws_);
   }
-  void attention_pooling_backward(const PoolingBackwardArgs&) override { not_yet(); }
-  void rnn_backward(const RnnBackwardArgs&) override { not_yet(); }
-  void dense_backward(const DenseBackwardArgs&) override { not_yet(); }
-  [[noreturn]] static void not_yet() {
-    fail(SEQATTN_ERROR_UNSUPPORTED, "this backward pass is not implemented on this device yet");
+  void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs& a) override {
+    fast::additive_attention_projected_backward(a, fast_math_, ws_);
   }
+  void attention_pooling_backward(const PoolingBackwardArgs& a) override {
+    fast::attention_pooling_backward(a, ws_);
+  }
+  void rnn_backward(const RnnBackwardArgs& a) override { fast::rnn_backward(a, ws_); }
+  void dense_backward(const DenseBackwardArgs& a) override { fast::dense_backward(a, ws_); }
 
  private:
   bool fast_math_;

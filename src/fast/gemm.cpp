@@ -60,6 +60,47 @@ void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const fl
   }
 }
 
+void gemm_t(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+            int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // an empty sum: zeros (OpenBLAS would leave C alone only with beta 1)
+    if (!accumulate)
+      for (int64_t r = 0; r < M; ++r) std::fill(C + r * ldc, C + r * ldc + N, 0.0f);
+    return;
+  }
+  // OpenBLAS takes int extents: N and every leading dimension are int32
+  // tensor dimensions; M and K (row counts, B·T) are split into pieces, K's
+  // pieces accumulating.
+  constexpr int64_t kMax = INT_MAX;
+  for (int64_t r0 = 0; r0 < M; r0 += kMax) {
+    const int64_t m = std::min(kMax, M - r0);
+    for (int64_t k0 = 0; k0 < K; k0 += kMax) {
+      const int64_t k = std::min(kMax, K - k0);
+      const float* a = trans_a ? A + k0 * lda + r0 : A + r0 * lda + k0;
+      const float* b = trans_b ? B + k0 : B + k0 * ldb;
+      cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                  trans_b ? CblasTrans : CblasNoTrans, int(m), int(N), int(k), 1.0f, a, int(lda),
+                  b, int(ldb), (accumulate || k0 > 0) ? 1.0f : 0.0f, C + r0 * ldc, int(ldc));
+    }
+  }
+}
+
+void gemm_t_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                 bool accumulate) {
+  // Blocks as gemm_rows: about four per thread, of 16 to 1024 rows (fewer
+  // rows than gemm_rows allows: the weight gradients have M = He or I, often
+  // a few hundred, and a long K).
+  const int threads = threads_for(double(M) * double(N) * double(K), (M + 15) / 16);
+  const int64_t rows = std::clamp<int64_t>((M + 4 * threads - 1) / (4 * threads), 16, 1024);
+  const int64_t blocks = (M + rows - 1) / rows;
+  parallel_for(blocks, threads, [&](int64_t blk) {
+    const int64_t r0 = blk * rows, r1 = std::min(M, r0 + rows);
+    gemm_t(trans_a, trans_b, r1 - r0, N, K, trans_a ? A + r0 : A + r0 * lda, lda, B, ldb,
+           C + r0 * ldc, ldc, accumulate);
+  });
+}
+
 namespace {
 
 // OpenBLAS 0.3.21 (Debian 12) does not know processors newer than itself

@@ -11,6 +11,20 @@ namespace seqattn::fast {
 void gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float* C, int64_t ldc, bool accumulate = false);
 
+// C = op(A)·op(B) (+ C when `accumulate`), op(X) = Xᵀ when its flag is set,
+// on the calling thread: op(A) [M, K], op(B) [K, N], C [M, N] (ldc); lda and
+// ldb are the stored matrices' row strides. For the backward passes, whose
+// products take the forward's operands transposed (dz·Wᵀ, xᵀ·dz); always
+// OpenBLAS (small_gemm has no transposed forms).
+void gemm_t(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+            int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+            bool accumulate = false);
+
+// gemm_t split into blocks of rows of C over threads (as gemm_rows, no epilogue).
+void gemm_t_rows(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                 bool accumulate = false);
+
 // The same product split into row blocks over threads (parallel.hpp decides
 // how many). `epilogue(r0, r1)` runs on each finished block of rows [r0, r1)
 // while it is still in cache, or is a no-op.

@@ -122,6 +122,96 @@ void AttentionEnergies(bool fast, const float* q, size_t ldq, size_t rows, const
     EnergiesT<false>(q, ldq, rows, k, ldk, cols, v, A, e, lde);
 }
 
+// The attention's backward over an RT × RI tile of (query row, key) pairs,
+// one vector of A at a time: the tile's dk and dq vectors, and dv, are read,
+// accumulated in registers over the tile's pairs and written back, so every
+// key and query vector loaded serves RI or RT pairs (as in EnergyTile) and
+// no [rows, cols, A] intermediate exists. With s = de[r, c], th = tanh(k + q):
+//   g = s·v − (s·v·th)·th = s·v⊙(1 − th²);  dk[c] += g, dq[r] += g, dv += s·th.
+// Masked tails as EnergyTile: v = 0 beyond A, so g = 0 and th = tanh(0) = 0.
+template <bool kFast, int RT, int RI>
+HWY_INLINE void BackwardTile(const float* HWY_RESTRICT q, size_t ldq,
+                             const float* HWY_RESTRICT k, size_t ldk,
+                             const float* HWY_RESTRICT v, size_t A,
+                             const float* HWY_RESTRICT de, size_t lde, float* HWY_RESTRICT dq,
+                             size_t lddq, float* HWY_RESTRICT dk, size_t lddk,
+                             float* HWY_RESTRICT dv) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  float s[RT][RI];
+  for (int r = 0; r < RT; ++r)
+    for (int c = 0; c < RI; ++c) s[r][c] = de[r * lde + c];
+  auto chunk = [&](size_t a, auto load, auto store) {
+    const V vv = load(v + a);
+    V dva = load(dv + a);
+    V kv[RI], dka[RI];
+    for (int c = 0; c < RI; ++c) {
+      kv[c] = load(k + c * ldk + a);
+      dka[c] = load(dk + c * lddk + a);
+    }
+    for (int r = 0; r < RT; ++r) {
+      const V qv = load(q + r * ldq + a);
+      V dqa = load(dq + r * lddq + a);
+      for (int c = 0; c < RI; ++c) {
+        const V th = Tanh<kFast>(d, hn::Add(kv[c], qv));
+        const V sc = hn::Set(d, s[r][c]);
+        dva = hn::MulAdd(sc, th, dva);
+        const V sv = hn::Mul(sc, vv);
+        const V g = hn::NegMulAdd(hn::Mul(sv, th), th, sv);
+        dka[c] = hn::Add(dka[c], g);
+        dqa = hn::Add(dqa, g);
+      }
+      store(dqa, dq + r * lddq + a);
+    }
+    for (int c = 0; c < RI; ++c) store(dka[c], dk + c * lddk + a);
+    store(dva, dv + a);
+  };
+  size_t a = 0;
+  for (; a + N <= A; a += N)
+    chunk(a, [&](const float* p) { return hn::LoadU(d, p); },
+          [&](V x, float* p) { hn::StoreU(x, d, p); });
+  if (a < A) {
+    const size_t m = A - a;
+    chunk(a, [&](const float* p) { return LoadTail(d, p, m); },
+          [&](V x, float* p) { StoreTail(x, d, p, m); });
+  }
+}
+
+template <bool kFast>
+HWY_INLINE void BackwardT(const float* q, size_t ldq, size_t rows, const float* k, size_t ldk,
+                          size_t cols, const float* v, size_t A, const float* de, size_t lde,
+                          float* dq, size_t lddq, float* dk, size_t lddk, float* dv) {
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    size_t c = 0;
+    for (; c + 2 <= cols; c += 2)
+      BackwardTile<kFast, 4, 2>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, de + r * lde + c, lde,
+                                dq + r * lddq, lddq, dk + c * lddk, lddk, dv);
+    if (c < cols)
+      BackwardTile<kFast, 4, 1>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, de + r * lde + c, lde,
+                                dq + r * lddq, lddq, dk + c * lddk, lddk, dv);
+  }
+  for (; r < rows; ++r) {
+    size_t c = 0;
+    for (; c + 2 <= cols; c += 2)
+      BackwardTile<kFast, 1, 2>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, de + r * lde + c, lde,
+                                dq + r * lddq, lddq, dk + c * lddk, lddk, dv);
+    for (; c < cols; ++c)
+      BackwardTile<kFast, 1, 1>(q + r * ldq, ldq, k + c * ldk, ldk, v, A, de + r * lde + c, lde,
+                                dq + r * lddq, lddq, dk + c * lddk, lddk, dv);
+  }
+}
+
+void AttentionBackwardTile(bool fast, const float* q, size_t ldq, size_t rows, const float* k,
+                           size_t ldk, size_t cols, const float* v, size_t A, const float* de,
+                           size_t lde, float* dq, size_t lddq, float* dk, size_t lddk,
+                           float* dv) {
+  if (fast)
+    BackwardT<true>(q, ldq, rows, k, ldk, cols, v, A, de, lde, dq, lddq, dk, lddk, dv);
+  else
+    BackwardT<false>(q, ldq, rows, k, ldk, cols, v, A, de, lde, dq, lddq, dk, lddk, dv);
+}
+
 // step(j, load, store) for each vector j of [0, n): LoadU/StoreU for whole
 // vectors, LoadTail/StoreTail for the last, partial one.
 template <class Step>
@@ -420,6 +510,7 @@ HWY_AFTER_NAMESPACE();
 namespace seqattn::fast {
 
 HWY_EXPORT(AttentionEnergies);
+HWY_EXPORT(AttentionBackwardTile);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(GruResetAfterGates);
 HWY_EXPORT(GruResetBeforeGates);
@@ -438,6 +529,13 @@ HWY_EXPORT(SimdTargetName);
 void attention_energies(bool fast, const float* q, size_t ldq, size_t rows, const float* k,
                         size_t ldk, size_t cols, const float* v, size_t A, float* e, size_t lde) {
   HWY_DYNAMIC_DISPATCH(AttentionEnergies)(fast, q, ldq, rows, k, ldk, cols, v, A, e, lde);
+}
+void attention_backward_tile(bool fast, const float* q, size_t ldq, size_t rows, const float* k,
+                             size_t ldk, size_t cols, const float* v, size_t A, const float* de,
+                             size_t lde, float* dq, size_t lddq, float* dk, size_t lddk,
+                             float* dv) {
+  HWY_DYNAMIC_DISPATCH(AttentionBackwardTile)(fast, q, ldq, rows, k, ldk, cols, v, A, de, lde, dq,
+                                              lddq, dk, lddk, dv);
 }
 void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 void gru_reset_after_gates(const float* gx, const float* gh, const float* h, size_t H,

@@ -20,6 +20,18 @@ void attention_energies(bool fast, const float* q /* [rows, ldq] */, size_t ldq,
                         const float* v /* [A] */, size_t A, float* e /* [rows, lde] */,
                         size_t lde);
 
+// The fused part of the attention's backward for the same blocks: with
+// th = tanh(k[c] + q[r]) (the forward's tanh of mode `fast`) and s = de[r * lde + c],
+//   dq[r * lddq + :] += s·v⊙(1 − th²),  dk[c * lddk + :] += s·v⊙(1 − th²),  dv[:] += s·th
+// summed over r < rows, c < cols in a fixed order (the same inputs give the
+// same bits). tanh is recomputed here, never stored.
+void attention_backward_tile(bool fast, const float* q /* [rows, ldq] */, size_t ldq, size_t rows,
+                             const float* k /* [cols, ldk] */, size_t ldk, size_t cols,
+                             const float* v /* [A] */, size_t A,
+                             const float* de /* [rows, lde] */, size_t lde,
+                             float* dq /* [rows, lddq] */, size_t lddq,
+                             float* dk /* [cols, lddk] */, size_t lddk, float* dv /* [A] */);
+
 // In place over x[0, n): x = exp(x − max) / Σ exp(x − max); n >= 1.
 void softmax(float* x, size_t n);
 

@@ -22,11 +22,24 @@ struct AttentionItem {
   int64_t b, t0, t1, le;
 };
 
+// A block of the attention backward's fused work: encoder positions [i0, i1)
+// of batch entry b; its share of d_q goes to partial buffer `partial`, or
+// straight into d_q when the entry is one block (partial < 0).
+struct AttentionBackwardItem {
+  int64_t b, i0, i1, partial;
+};
+
 // Grow-only scratch buffers, one per slot, kept between calls so that a
 // steady stream of calls (a decoding loop) allocates nothing after the first.
 class Workspace {
  public:
-  enum Slot { kKeys, kQueries, kEnergies, kState, kGates, kPacked, kSlots };
+  // kGrad0… kGrad5: the backward passes' scratch; each pass's source says
+  // what it keeps in which.
+  enum Slot {
+    kKeys, kQueries, kEnergies, kState, kGates, kPacked,
+    kGrad0, kGrad1, kGrad2, kGrad3, kGrad4, kGrad5,
+    kSlots
+  };
   float* get(Slot slot, size_t floats) {
     Buffer& b = buffers_[slot];
     if (floats > b.size) {
@@ -39,6 +52,7 @@ class Workspace {
   // when a row is split over encoder positions.
   std::vector<AttentionItem> items;
   std::vector<std::pair<size_t, int64_t>> parts;
+  std::vector<AttentionBackwardItem> backward_items;
 
  private:
   struct Buffer {
@@ -55,5 +69,14 @@ void additive_attention_projected(const ProjectedAttentionArgs& args, bool fast_
 void attention_pooling(const PoolingArgs& args);
 void rnn(const RnnArgs& args, Workspace& ws);
 void dense(const DenseArgs& args);
+
+// Backward passes (seqattn.h, "backward passes"); `fast_math` as the forward's.
+void additive_attention_backward(const AttentionBackwardArgs& args, bool fast_math,
+                                 Workspace& ws);
+void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs& args,
+                                           bool fast_math, Workspace& ws);
+void attention_pooling_backward(const PoolingBackwardArgs& args, Workspace& ws);
+void rnn_backward(const RnnBackwardArgs& args, Workspace& ws);
+void dense_backward(const DenseBackwardArgs& args, Workspace& ws);
 
 }  // namespace seqattn::fast
