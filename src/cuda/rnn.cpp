@@ -133,6 +133,7 @@ void rnn_backward(CudaContext& ctx, const RnnBackwardArgs& r) {
   char* ws = ctx.workspace().reserve(layout.total());
   const auto at = [ws](size_t offset) { return reinterpret_cast<float*>(ws + offset); };
 
+  float* d_reset_h = reset_before ? at(d_reset_at) : nullptr;
   RnnBackwardParams p{};
   p.batch = r.dims.batch;
   p.steps = r.dims.steps;
@@ -150,7 +151,7 @@ void rnn_backward(CudaContext& ctx, const RnnBackwardArgs& r) {
   p.reset_h = reset_before ? at(reset_at) : nullptr;
   p.d_outputs = r.d_outputs;
   p.dg_step = at(dg_step_at);
-  p.d_reset_h = reset_before ? at(d_reset_at) : nullptr;
+  p.d_reset_h = d_reset_h;
   p.dgx = at(dgx_at);
   p.dgh = reset_after ? at(dgh_at) : nullptr;
   float* dh = at(dh_at);
@@ -184,7 +185,7 @@ void rnn_backward(CudaContext& ctx, const RnnBackwardArgs& r) {
     p.dh_next = dh_next;
     launch_rnn_backward_step(p, stream);
     if (reset_before) {
-      ctx.gemm(false, true, B, H, H, p.dg_step + 2 * H, GH, R + 2 * H, GH, 0.0f, p.d_reset_h, H);
+      ctx.gemm(false, true, B, H, H, p.dg_step + 2 * H, GH, R + 2 * H, GH, 0.0f, d_reset_h, H);
       launch_gru_backward_reset_half(p, stream);
       ctx.gemm(false, true, B, H, 2 * H, p.dg_step, GH, R, GH, 1.0f, dh_next, H);
     } else {
