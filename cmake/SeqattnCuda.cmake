@@ -5,9 +5,13 @@
 # before add_library(seqattn), so per-file properties carry the nvcc flags.
 set(SEQATTN_CUDA_KERNELS
   kernels/attention.cu
+  kernels/attention_backward.cu
   kernels/pooling.cu
+  kernels/pooling_backward.cu
   kernels/rnn.cu
+  kernels/rnn_backward.cu
   kernels/dense.cu
+  kernels/dense_backward.cu
   kernels/model.cu)
 
 set(SEQATTN_CUDA_SOURCES

@@ -8,8 +8,10 @@ if(NOT SEQATTN_BUILD_EMULATION_TESTS)
 endif()
 
 set(_emu_dir "${CMAKE_CURRENT_SOURCE_DIR}/emulation")
-set(_emu_kernels attention dense model pooling rnn)
-set(_emu_sources "${_emu_dir}/emu.cpp" "${_emu_dir}/test_emulation.cpp")
+set(_emu_kernels attention attention_backward dense dense_backward model pooling
+                 pooling_backward rnn rnn_backward)
+set(_emu_sources "${_emu_dir}/emu.cpp" "${_emu_dir}/test_emulation.cpp"
+                 "${_emu_dir}/test_emulation_backward.cpp")
 foreach(k IN LISTS _emu_kernels)
   list(APPEND _emu_sources "${_emu_dir}/kernel_${k}.cpp")
 endforeach()

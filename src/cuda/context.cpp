@@ -136,6 +136,30 @@ void CudaContext::gemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t 
         "cublasSgemm_64");
 }
 
+void CudaContext::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                       float* C, int64_t ldc) {
+  // As above: the column-major call computes Cᵀ = op(B)ᵀ·op(A)ᵀ, and a stored
+  // row-major operand read column-major is already transposed once, so each
+  // operand keeps its own transpose flag.
+  const float one = 1.0f;
+  check(cublasSgemm_64(blas_.get(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                       trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, B, ldb, A, lda, &beta,
+                       C, ldc),
+        "cublasSgemm_64");
+}
+
+void CudaContext::gemm_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                               const float* A, int64_t lda, int64_t stride_a, const float* B,
+                               int64_t ldb, int64_t stride_b, float* C, int64_t ldc,
+                               int64_t stride_c, int64_t batch) {
+  const float one = 1.0f, zero = 0.0f;
+  check(cublasSgemmStridedBatched_64(blas_.get(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                     trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &one, B, ldb,
+                                     stride_b, A, lda, stride_a, &zero, C, ldc, stride_c, batch),
+        "cublasSgemmStridedBatched_64");
+}
+
 int32_t* CudaContext::stage_lengths(const int32_t* lengths, size_t count, int32_t* d_dst) {
   if (!lengths) return nullptr;
   int32_t* host = lengths_.acquire(count);

@@ -133,6 +133,15 @@ class CudaContext {
   // 64-bit cuBLAS API: m = B·Te rows may pass 2^31.
   void gemm(int64_t m, int64_t n, int64_t k, const float* A, int64_t lda, const float* B,
             int64_t ldb, float* C, int64_t ldc);
+  // The backward passes' products: row-major C[m, n] = op(A)·op(B) + beta·C,
+  // op(X) = Xᵀ when trans_X; A is stored [m, k] (or [k, m] transposed), B
+  // [k, n] (or [n, k]); the leading dimensions are those of the stored arrays.
+  void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* A,
+            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+  // The same for `batch` products, the operands `stride_*` floats apart.
+  void gemm_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* A,
+                    int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b,
+                    float* C, int64_t ldc, int64_t stride_c, int64_t batch);
 
   // Copies host lengths [count] (nullptr: nothing) to d_dst and returns d_dst,
   // or nullptr when `lengths` is nullptr — which the kernels read as "full".

@@ -96,16 +96,20 @@ class CudaBackend final : public Backend {
     on_device([&] { cuda::dense(ctx_, a); });
   }
 
-  // Backward passes: not yet on this backend (replaced as each lands).
-  void additive_attention_backward(const AttentionBackwardArgs&) override { not_yet(); }
-  void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs&) override {
-    not_yet();
+  void additive_attention_backward(const AttentionBackwardArgs& a) override {
+    on_device([&] { cuda::additive_attention_backward(ctx_, a); });
   }
-  void attention_pooling_backward(const PoolingBackwardArgs&) override { not_yet(); }
-  void rnn_backward(const RnnBackwardArgs&) override { not_yet(); }
-  void dense_backward(const DenseBackwardArgs&) override { not_yet(); }
-  [[noreturn]] static void not_yet() {
-    fail(SEQATTN_ERROR_UNSUPPORTED, "this backward pass is not implemented on this device yet");
+  void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs& a) override {
+    on_device([&] { cuda::additive_attention_projected_backward(ctx_, a); });
+  }
+  void attention_pooling_backward(const PoolingBackwardArgs& a) override {
+    on_device([&] { cuda::attention_pooling_backward(ctx_, a); });
+  }
+  void rnn_backward(const RnnBackwardArgs& a) override {
+    on_device([&] { cuda::rnn_backward(ctx_, a); });
+  }
+  void dense_backward(const DenseBackwardArgs& a) override {
+    on_device([&] { cuda::dense_backward(ctx_, a); });
   }
 
   void gather_rows(const float* table, int64_t vocab, int64_t dim, const int32_t* ids, int64_t rows,

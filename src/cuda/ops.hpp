@@ -16,4 +16,11 @@ void attention_pooling(CudaContext& ctx, const PoolingArgs& args);
 void rnn(CudaContext& ctx, const RnnArgs& args);
 void dense(CudaContext& ctx, const DenseArgs& args);
 
+void additive_attention_backward(CudaContext& ctx, const AttentionBackwardArgs& args);
+void additive_attention_projected_backward(CudaContext& ctx,
+                                           const ProjectedAttentionBackwardArgs& args);
+void attention_pooling_backward(CudaContext& ctx, const PoolingBackwardArgs& args);
+void rnn_backward(CudaContext& ctx, const RnnBackwardArgs& args);
+void dense_backward(CudaContext& ctx, const DenseBackwardArgs& args);
+
 }  // namespace seqattn::cuda

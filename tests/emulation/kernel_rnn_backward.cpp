@@ -1,0 +1,3 @@
+// kernels/rnn_backward.cu compiled unchanged as host C++ for the emulation
+// (tests/emulation/emu.hpp; SEQATTN_EMULATION is defined for this target).
+#include "kernels/rnn_backward.cu"
