@@ -22,8 +22,9 @@ device, so the modules below train with any torch optimiser. What is kept
 for the backward is the forward's inputs and its outputs (the attention or
 pooling weights [B, Td, Te] / [B, T], the RNN outputs [B, T, H], the Dense
 output): never the [B, Td, Te, A] energies, which the backward recomputes.
-Gradients flow to the tensors, not to lengths; a second derivative
-(create_graph=True through these ops) is refused. With grad needed the RNN
+Gradients flow to the tensors, not to lengths. There are no second
+derivatives: differentiating a gradient that went through these ops raises
+(torch's once_differentiable). With grad needed the RNN
 functions compute their outputs [B, T, H] even for return_sequences=False
 (the backward reads them) and the attention functions their weights.
 
