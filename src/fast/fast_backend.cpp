@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "core/error.hpp"
 #include "cpu/host_backend.hpp"
 #include "fast/gemm.hpp"
 #include "fast/kernels.hpp"
