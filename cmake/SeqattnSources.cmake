@@ -6,6 +6,9 @@ set(SEQATTN_CPU_SOURCES
   src/cpu/pooling.cpp
   src/cpu/rnn.cpp
   src/cpu/dense.cpp
+  src/cpu/attention_backward.cpp
+  src/cpu/layers_backward.cpp
+  src/cpu/rnn_backward.cpp
   src/cpu/model_ops.cpp
   src/cpu/cpu_backend.cpp
   src/fast/attention.cpp

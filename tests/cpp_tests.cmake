@@ -8,6 +8,7 @@ add_executable(seqattn_cpp_tests
   cpp/test_pooling.cpp
   cpp/test_rnn.cpp
   cpp/test_dense.cpp
+  cpp/test_backward.cpp
   cpp/test_validation.cpp
   cpp/test_api.cpp
   cpp/test_wrapper.cpp

@@ -168,6 +168,69 @@ class Handle {
     check(seqattn_dense_forward(handle_, rows, in_dim, out_dim, x, W, b, activation, y));
   }
 
+  // Backward passes (seqattn.h, "backward passes"): the same arguments, in
+  // the same order, as the C functions.
+  void additive_attention_backward(const seqattn_attention_dims& dims, const float* encoder_out,
+                                   const float* decoder_out, const int32_t* enc_lengths,
+                                   const int32_t* dec_lengths, const float* W, const float* U,
+                                   const float* bias, const float* v, const float* weights,
+                                   const float* d_context, const float* d_weights,
+                                   float* d_encoder_out, float* d_decoder_out, float* d_W,
+                                   float* d_U, float* d_bias, float* d_v) const {
+    check(seqattn_additive_attention_backward(handle_, &dims, encoder_out, decoder_out,
+                                              enc_lengths, dec_lengths, W, U, bias, v, weights,
+                                              d_context, d_weights, d_encoder_out, d_decoder_out,
+                                              d_W, d_U, d_bias, d_v));
+  }
+
+  void additive_attention_projected_backward(
+      const seqattn_attention_dims& dims, const float* encoder_out, const float* keys,
+      const float* decoder_out, const int32_t* enc_lengths, const int32_t* dec_lengths,
+      const float* U, const float* v, const float* weights, const float* d_context,
+      const float* d_weights, float* d_encoder_out, float* d_keys, float* d_decoder_out,
+      float* d_U, float* d_v) const {
+    check(seqattn_additive_attention_projected_backward(
+        handle_, &dims, encoder_out, keys, decoder_out, enc_lengths, dec_lengths, U, v, weights,
+        d_context, d_weights, d_encoder_out, d_keys, d_decoder_out, d_U, d_v));
+  }
+
+  void attention_pooling_backward(const seqattn_pooling_dims& dims, const float* x,
+                                  const int32_t* lengths, const float* w, const float* b,
+                                  const float* weights, const float* d_context,
+                                  const float* d_weights, float* d_x, float* d_w,
+                                  float* d_b) const {
+    check(seqattn_attention_pooling_backward(handle_, &dims, x, lengths, w, b, weights,
+                                             d_context, d_weights, d_x, d_w, d_b));
+  }
+
+  void gru_backward(const seqattn_rnn_dims& dims, seqattn_gru_variant variant, uint32_t flags,
+                    const float* x, const int32_t* lengths, const float* h0, const float* kernel,
+                    const float* recurrent_kernel, const float* bias, const float* outputs,
+                    const float* d_outputs, const float* d_h_last, float* d_x, float* d_h0,
+                    float* d_kernel, float* d_recurrent_kernel, float* d_bias) const {
+    check(seqattn_gru_backward(handle_, &dims, variant, flags, x, lengths, h0, kernel,
+                               recurrent_kernel, bias, outputs, d_outputs, d_h_last, d_x, d_h0,
+                               d_kernel, d_recurrent_kernel, d_bias));
+  }
+
+  void simple_rnn_backward(const seqattn_rnn_dims& dims, uint32_t flags, const float* x,
+                           const int32_t* lengths, const float* h0, const float* kernel,
+                           const float* recurrent_kernel, const float* bias,
+                           const float* outputs, const float* d_outputs, const float* d_h_last,
+                           float* d_x, float* d_h0, float* d_kernel, float* d_recurrent_kernel,
+                           float* d_bias) const {
+    check(seqattn_simple_rnn_backward(handle_, &dims, flags, x, lengths, h0, kernel,
+                                      recurrent_kernel, bias, outputs, d_outputs, d_h_last, d_x,
+                                      d_h0, d_kernel, d_recurrent_kernel, d_bias));
+  }
+
+  void dense_backward(int64_t rows, int32_t in_dim, int32_t out_dim, const float* x,
+                      const float* W, seqattn_activation activation, const float* y,
+                      const float* d_y, float* d_x, float* d_W, float* d_b) const {
+    check(seqattn_dense_backward(handle_, rows, in_dim, out_dim, x, W, activation, y, d_y, d_x,
+                                 d_W, d_b));
+  }
+
  private:
   seqattn_handle handle_ = nullptr;
 };

@@ -2,7 +2,6 @@
 // double-precision loops of this directory, the oracle of every test.
 #include <memory>
 
-#include "core/error.hpp"
 #include "cpu/host_backend.hpp"
 #include "cpu/reference.hpp"
 
@@ -22,17 +21,17 @@ class ReferenceBackend final : public cpu::HostBackend {
   void rnn(const RnnArgs& a) override { cpu::rnn(a); }
   void dense(const DenseArgs& a) override { cpu::dense(a); }
 
-  // Backward passes: not yet on this backend (replaced as each lands).
-  void additive_attention_backward(const AttentionBackwardArgs&) override { not_yet(); }
-  void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs&) override {
-    not_yet();
+  void additive_attention_backward(const AttentionBackwardArgs& a) override {
+    cpu::additive_attention_backward(a);
   }
-  void attention_pooling_backward(const PoolingBackwardArgs&) override { not_yet(); }
-  void rnn_backward(const RnnBackwardArgs&) override { not_yet(); }
-  void dense_backward(const DenseBackwardArgs&) override { not_yet(); }
-  [[noreturn]] static void not_yet() {
-    fail(SEQATTN_ERROR_UNSUPPORTED, "this backward pass is not implemented on this device yet");
+  void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs& a) override {
+    cpu::additive_attention_projected_backward(a);
   }
+  void attention_pooling_backward(const PoolingBackwardArgs& a) override {
+    cpu::attention_pooling_backward(a);
+  }
+  void rnn_backward(const RnnBackwardArgs& a) override { cpu::rnn_backward(a); }
+  void dense_backward(const DenseBackwardArgs& a) override { cpu::dense_backward(a); }
 };
 
 }  // namespace

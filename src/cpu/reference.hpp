@@ -6,6 +6,7 @@
 #pragma once
 
 #include <exception>
+#include <vector>
 
 #include "core/backend.hpp"
 
@@ -34,12 +35,46 @@ void parallel_for(int64_t n, bool parallel, Body&& body) {
   if (error) std::rethrow_exception(error);
 }
 
+// The two gradients of a product y = x·M (x [rows, K], M [K, N]) from dy
+// [rows, N] in double, for the backward passes:
+//   weight_gradient: out[k, n] = Σ_r x[r, k]·dy[r, n]            (d_M, [K, N])
+//   input_gradient:  out[r, k] = Σ_n dy[r, n]·M[k, n] + add[r, k]  (d_x; add may be null)
+template <class X>
+void weight_gradient(const X* x, const double* dy, int64_t rows, int64_t K, int64_t N,
+                     float* out) {
+  parallel_for(K, rows * K * N > kParallelWork, [&](int64_t k) {
+    std::vector<double> acc(size_t(N), 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const double xk = double(x[r * K + k]);
+      const double* row = dy + r * N;
+      for (int64_t n = 0; n < N; ++n) acc[size_t(n)] += xk * row[n];
+    }
+    for (int64_t n = 0; n < N; ++n) out[k * N + n] = float(acc[size_t(n)]);
+  });
+}
+inline void input_gradient(const double* dy, const float* M, int64_t rows, int64_t K, int64_t N,
+                           const double* add, float* out) {
+  parallel_for(rows, rows * K * N > kParallelWork, [&](int64_t r) {
+    const double* row = dy + r * N;
+    for (int64_t k = 0; k < K; ++k) {
+      double acc = add ? add[r * K + k] : 0.0;
+      for (int64_t n = 0; n < N; ++n) acc += row[n] * double(M[k * N + n]);
+      out[r * K + k] = float(acc);
+    }
+  });
+}
+
 void additive_attention(const AttentionArgs& args);
 void project_keys(const ProjectKeysArgs& args);
 void additive_attention_projected(const ProjectedAttentionArgs& args);
 void attention_pooling(const PoolingArgs& args);
 void rnn(const RnnArgs& args);
 void dense(const DenseArgs& args);
+void additive_attention_backward(const AttentionBackwardArgs& args);
+void additive_attention_projected_backward(const ProjectedAttentionBackwardArgs& args);
+void attention_pooling_backward(const PoolingBackwardArgs& args);
+void rnn_backward(const RnnBackwardArgs& args);
+void dense_backward(const DenseBackwardArgs& args);
 
 // The model helpers of Backend (src/cpu/model_ops.cpp).
 void gather_rows(const float* table /* [vocab, dim] */, int64_t vocab, int64_t dim,

@@ -14,6 +14,16 @@ namespace oracle {
 
 using Vec = std::vector<double>;
 
+// Every function takes its tensors as float (what the library is given) or as
+// double (the finite-difference tests perturb inputs in double precision);
+// the optional pointers take R from the tensors (nullptr deduces nothing).
+template <class T>
+struct SameType {
+  using type = T;
+};
+template <class T>
+using Same = typename SameType<T>::type;
+
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // Softmax of e[0, n), n >= 1.
@@ -31,15 +41,16 @@ struct Attention {
   Vec weights;  // [B, Td, Te]
 };
 
+template <class R>
 inline Attention additive_attention(const seqattn_attention_dims& d,
-                                    const std::vector<float>& h,    // [B, Te, He]
-                                    const std::vector<float>& s,    // [B, Td, Hd]
+                                    const std::vector<R>& h,    // [B, Te, He]
+                                    const std::vector<R>& s,    // [B, Td, Hd]
                                     const int32_t* enc_lengths,     // [B] or nullptr
                                     const int32_t* dec_lengths,     // [B] or nullptr
-                                    const std::vector<float>& W,    // [He, A]
-                                    const std::vector<float>& U,    // [Hd, A]
-                                    const float* bias,              // [A] or nullptr
-                                    const std::vector<float>& v) {  // [A]
+                                    const std::vector<R>& W,    // [He, A]
+                                    const std::vector<R>& U,    // [Hd, A]
+                                    const Same<R>* bias,              // [A] or nullptr
+                                    const std::vector<R>& v) {  // [A]
   const int B = d.batch, Te = d.enc_steps, Td = d.dec_steps;
   const int He = d.enc_dim, Hd = d.dec_dim, A = d.units;
   Attention out{Vec(size_t(B) * Td * He, 0.0), Vec(size_t(B) * Td * Te, 0.0)};
@@ -75,11 +86,12 @@ struct Pooling {
   Vec weights;  // [B, T]
 };
 
+template <class R>
 inline Pooling attention_pooling(const seqattn_pooling_dims& d,
-                                 const std::vector<float>& x,  // [B, T, F]
+                                 const std::vector<R>& x,  // [B, T, F]
                                  const int32_t* lengths,       // [B] or nullptr
-                                 const std::vector<float>& w,  // [F]
-                                 const float* bias) {          // [T] or nullptr
+                                 const std::vector<R>& w,  // [F]
+                                 const Same<R>* bias) {          // [T] or nullptr
   const int B = d.batch, T = d.steps, F = d.features;
   Pooling out{Vec(size_t(B) * F, 0.0), Vec(size_t(B) * T, 0.0)};
   for (int b = 0; b < B; ++b) {
@@ -110,9 +122,10 @@ struct Rnn {
 
 // One cell step for one sequence: h [H] -> h' [H]. Gate blocks of the GRU
 // kernels are the column ranges [0,H) z, [H,2H) r, [2H,3H) h.
-inline Vec cell_step(Cell cell, int I, int H, const float* x, const Vec& h,
-                     const std::vector<float>& kernel, const std::vector<float>& rec,
-                     const float* bias) {
+template <class R>
+inline Vec cell_step(Cell cell, int I, int H, const Same<R>* x, const Vec& h,
+                     const std::vector<R>& kernel, const std::vector<R>& rec,
+                     const Same<R>* bias) {
   const int G = cell == Cell::kSimple ? 1 : 3;
   auto xk = [&](int col) {  // (x·kernel)[col]
     double acc = 0.0;
@@ -158,13 +171,14 @@ inline Vec cell_step(Cell cell, int I, int H, const float* x, const Vec& h,
   return next;
 }
 
+template <class R>
 inline Rnn rnn(Cell cell, const seqattn_rnn_dims& d, bool reverse,
-               const std::vector<float>& x,       // [B, T, I]
+               const std::vector<R>& x,       // [B, T, I]
                const int32_t* lengths,            // [B] or nullptr
-               const float* h0,                   // [B, H] or nullptr
-               const std::vector<float>& kernel,  // [I, G*H]
-               const std::vector<float>& rec,     // [H, G*H]
-               const float* bias) {               // by cell, or nullptr
+               const Same<R>* h0,                   // [B, H] or nullptr
+               const std::vector<R>& kernel,  // [I, G*H]
+               const std::vector<R>& rec,     // [H, G*H]
+               const Same<R>* bias) {               // by cell, or nullptr
   const int B = d.batch, T = d.steps, I = d.input_dim, H = d.units;
   Rnn out{Vec(size_t(B) * T * H, 0.0), Vec(size_t(B) * H, 0.0)};
   for (int b = 0; b < B; ++b) {
@@ -181,8 +195,9 @@ inline Rnn rnn(Cell cell, const seqattn_rnn_dims& d, bool reverse,
   return out;
 }
 
-inline Vec dense(int rows, int in, int out_dim, const std::vector<float>& x,
-                 const std::vector<float>& W, const float* b, seqattn_activation act) {
+template <class R>
+inline Vec dense(int rows, int in, int out_dim, const std::vector<R>& x,
+                 const std::vector<R>& W, const Same<R>* b, seqattn_activation act) {
   Vec y(size_t(rows) * out_dim);
   for (int r = 0; r < rows; ++r) {
     Vec row(static_cast<size_t>(out_dim));

@@ -156,5 +156,63 @@ TEST(Wrapper, AllOpsForwardToTheCApi) {
   EXPECT_EQ(y, 3.0f);
 }
 
+TEST(Wrapper, AllBackwardOpsForwardToTheCApi) {
+  seqattn::Handle cpu(SEQATTN_DEVICE_CPU_REFERENCE);
+  // 1-element problems again. One encoder step: context = h, its one weight
+  // is 1 whatever the energy, so only the values' share reaches h (d = 1)
+  // and nothing reaches s, W, U or v.
+  const float one = 1.0f, h_val = 3.0f, h0 = 0.8f;
+  const float zeros3[3] = {0, 0, 0};
+  const seqattn_attention_dims ad{1, 1, 1, 1, 1, 1};
+  float dh = kSentinel, ds = kSentinel, dW = kSentinel, dU = kSentinel, dv = kSentinel,
+        dkeys = kSentinel;
+  cpu.additive_attention_backward(ad, &h_val, &one, nullptr, nullptr, &one, &one, nullptr, &one,
+                                  &one, &one, nullptr, &dh, &ds, &dW, &dU, nullptr, &dv);
+  EXPECT_EQ(dh, 1.0f);
+  EXPECT_EQ(ds, 0.0f);
+  EXPECT_EQ(dW, 0.0f);
+  EXPECT_EQ(dv, 0.0f);
+  dh = kSentinel;
+  cpu.additive_attention_projected_backward(ad, &h_val, &h_val, &one, nullptr, nullptr, &one,
+                                            &one, &one, &one, nullptr, &dh, &dkeys, &ds, &dU,
+                                            &dv);
+  EXPECT_EQ(dh, 1.0f);
+  EXPECT_EQ(dkeys, 0.0f);
+  const seqattn_pooling_dims pd{1, 1, 1};
+  float dx = kSentinel, dw = kSentinel;
+  cpu.attention_pooling_backward(pd, &h_val, nullptr, &one, nullptr, &one, &one, nullptr, &dx,
+                                 &dw, nullptr);
+  EXPECT_EQ(dx, 1.0f);
+  EXPECT_EQ(dw, 0.0f);
+  // GRU (reset-before) with zero weights: z = 1/2, c = 0, h' = h0/2, so
+  // d_h0 = z = 1/2, and the kernel's z and h columns get x·dz·z(1−z)·h0 = 0.2
+  // and x·(1 − z) = 0.5.
+  const seqattn_rnn_dims rd{1, 1, 1, 1};
+  float dh0 = kSentinel, dK[3], dR[3];
+  const float h_half = 0.4f;  // the forward's output
+  cpu.gru_backward(rd, SEQATTN_GRU_RESET_BEFORE, 0, &one, nullptr, &h0, zeros3, zeros3, nullptr,
+                   &h_half, nullptr, &one, &dx, &dh0, dK, dR, nullptr);
+  EXPECT_FLOAT_EQ(dh0, 0.5f);
+  EXPECT_FLOAT_EQ(dK[0], 0.2f);
+  EXPECT_EQ(dK[1], 0.0f);
+  EXPECT_FLOAT_EQ(dK[2], 0.5f);
+  EXPECT_EQ(dx, 0.0f);
+  // SimpleRNN with zero weights: h' = tanh(0) = 0, so da = 1 reaches the kernel and bias.
+  float db = kSentinel, dk = kSentinel, dr = kSentinel;
+  const float zero = 0.0f, out = 0.0f;
+  cpu.simple_rnn_backward(rd, 0, &one, nullptr, &h0, &zero, &zero, &zero, &out, nullptr, &one,
+                          &dx, &dh0, &dk, &dr, &db);
+  EXPECT_EQ(dk, 1.0f);
+  EXPECT_EQ(db, 1.0f);
+  EXPECT_FLOAT_EQ(dr, 0.8f);
+  EXPECT_EQ(dh0, 0.0f);
+  // Dense y = 3x: d_x = 3, d_W = x = 1, d_b = 1.
+  float dwd = kSentinel, dbd = kSentinel, y = 3.0f;
+  cpu.dense_backward(1, 1, 1, &one, &h_val, SEQATTN_ACTIVATION_NONE, &y, &one, &dx, &dwd, &dbd);
+  EXPECT_EQ(dx, 3.0f);
+  EXPECT_EQ(dwd, 1.0f);
+  EXPECT_EQ(dbd, 1.0f);
+}
+
 }  // namespace
 }  // namespace seqattn_test
