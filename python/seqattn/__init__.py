@@ -21,8 +21,10 @@ from __future__ import annotations
 from . import _raw
 from ._handle import Handle, SeqattnError, Status
 from ._convert import torch_gru_to_keras
-from .ops import (additive_attention, additive_attention_projected, attention_pooling, dense,
-                  gru, project_keys, simple_rnn)
+from .ops import (additive_attention, additive_attention_backward, additive_attention_projected,
+                  additive_attention_projected_backward, attention_pooling,
+                  attention_pooling_backward, dense, dense_backward, gru, gru_backward,
+                  project_keys, project_keys_backward, simple_rnn, simple_rnn_backward)
 from .model import Model
 
 __version__ = "0.1.0"  # the Python package; version() is the loaded library's
@@ -31,6 +33,9 @@ __all__ = [
     "Handle", "SeqattnError", "Status", "Model",
     "additive_attention", "project_keys", "additive_attention_projected", "attention_pooling",
     "gru", "simple_rnn", "dense", "torch_gru_to_keras",
+    "additive_attention_backward", "project_keys_backward",
+    "additive_attention_projected_backward", "attention_pooling_backward", "gru_backward",
+    "simple_rnn_backward", "dense_backward",
     "version", "build_features", "cpu_info", "cuda_device_count", "load_library",
 ]
 

@@ -277,6 +277,104 @@ _SIGNATURES = {
         c_enum,  # seqattn_activation
         _f32p,   # y [rows, out]
     ]),
+    # Backward passes: gradients are written (never accumulated); the "or
+    # NULL" gradient outputs are skipped when NULL.
+    "seqattn_additive_attention_backward": (_status, [
+        seqattn_handle, POINTER(seqattn_attention_dims),
+        _f32p,   # encoder_out [B, Te, He]
+        _f32p,   # decoder_out [B, Td, Hd]
+        _i32p,   # enc_lengths [B] host, or NULL
+        _i32p,   # dec_lengths [B] host, or NULL
+        _f32p,   # W [He, A]
+        _f32p,   # U [Hd, A]
+        _f32p,   # bias [A] or NULL
+        _f32p,   # v [A]
+        _f32p,   # weights [B, Td, Te]: the forward's weights_out
+        _f32p,   # d_context [B, Td, He]
+        _f32p,   # d_weights [B, Td, Te] or NULL
+        _f32p,   # d_encoder_out [B, Te, He]
+        _f32p,   # d_decoder_out [B, Td, Hd]
+        _f32p,   # d_W [He, A]
+        _f32p,   # d_U [Hd, A]
+        _f32p,   # d_bias [A] or NULL
+        _f32p,   # d_v [A]
+    ]),
+    "seqattn_additive_attention_projected_backward": (_status, [
+        seqattn_handle, POINTER(seqattn_attention_dims),
+        _f32p,   # encoder_out [B, Te, He]
+        _f32p,   # keys [B, Te, A]
+        _f32p,   # decoder_out [B, Td, Hd]
+        _i32p,   # enc_lengths [B] host, or NULL
+        _i32p,   # dec_lengths [B] host, or NULL
+        _f32p,   # U [Hd, A]
+        _f32p,   # v [A]
+        _f32p,   # weights [B, Td, Te]: the forward's weights_out
+        _f32p,   # d_context [B, Td, He]
+        _f32p,   # d_weights [B, Td, Te] or NULL
+        _f32p,   # d_encoder_out [B, Te, He] (the values' share)
+        _f32p,   # d_keys [B, Te, A]
+        _f32p,   # d_decoder_out [B, Td, Hd]
+        _f32p,   # d_U [Hd, A]
+        _f32p,   # d_v [A]
+    ]),
+    "seqattn_attention_pooling_backward": (_status, [
+        seqattn_handle, POINTER(seqattn_pooling_dims),
+        _f32p,   # x [B, T, F]
+        _i32p,   # lengths [B] host, or NULL
+        _f32p,   # w [F]
+        _f32p,   # b [T] or NULL
+        _f32p,   # weights [B, T]: the forward's weights_out
+        _f32p,   # d_context [B, F]
+        _f32p,   # d_weights [B, T] or NULL
+        _f32p,   # d_x [B, T, F]
+        _f32p,   # d_w [F]
+        _f32p,   # d_b [T] or NULL
+    ]),
+    "seqattn_gru_backward": (_status, [
+        seqattn_handle, POINTER(seqattn_rnn_dims), c_enum, c_uint32,
+        _f32p,   # x [B, T, I]
+        _i32p,   # lengths [B] host, or NULL
+        _f32p,   # h0 [B, H] or NULL
+        _f32p,   # kernel [I, 3H]
+        _f32p,   # recurrent_kernel [H, 3H]
+        _f32p,   # bias [2, 3H] / [3H] or NULL
+        _f32p,   # outputs [B, T, H]: the forward's outputs
+        _f32p,   # d_outputs [B, T, H] or NULL
+        _f32p,   # d_h_last [B, H] or NULL
+        _f32p,   # d_x [B, T, I]
+        _f32p,   # d_h0 [B, H] or NULL
+        _f32p,   # d_kernel [I, 3H]
+        _f32p,   # d_recurrent_kernel [H, 3H]
+        _f32p,   # d_bias (the bias's shape) or NULL
+    ]),
+    "seqattn_simple_rnn_backward": (_status, [
+        seqattn_handle, POINTER(seqattn_rnn_dims), c_uint32,
+        _f32p,   # x [B, T, I]
+        _i32p,   # lengths [B] host, or NULL
+        _f32p,   # h0 [B, H] or NULL
+        _f32p,   # kernel [I, H]
+        _f32p,   # recurrent_kernel [H, H]
+        _f32p,   # bias [H] or NULL
+        _f32p,   # outputs [B, T, H]: the forward's outputs
+        _f32p,   # d_outputs [B, T, H] or NULL
+        _f32p,   # d_h_last [B, H] or NULL
+        _f32p,   # d_x [B, T, I]
+        _f32p,   # d_h0 [B, H] or NULL
+        _f32p,   # d_kernel [I, H]
+        _f32p,   # d_recurrent_kernel [H, H]
+        _f32p,   # d_bias [H] or NULL
+    ]),
+    "seqattn_dense_backward": (_status, [
+        seqattn_handle, c_int64, c_int32, c_int32,
+        _f32p,   # x [rows, in]
+        _f32p,   # W [in, out]
+        c_enum,  # seqattn_activation
+        _f32p,   # y [rows, out]: the forward's output
+        _f32p,   # d_y [rows, out]
+        _f32p,   # d_x [rows, in]
+        _f32p,   # d_W [in, out]
+        _f32p,   # d_b [out] or NULL
+    ]),
     # Model: token arrays, lengths and outputs are host memory on every device.
     "seqattn_model_info_init": (None, [POINTER(seqattn_model_info)]),
     "seqattn_model_load": (_status, [seqattn_handle, c_char_p, POINTER(seqattn_model)]),

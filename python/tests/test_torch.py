@@ -1,8 +1,8 @@
 """seqattn.torch against plain torch: the PyTorch seq2seq tutorial's
 BahdanauAttention and the second seed's attention-pooling layer written out
 as their authors wrote them (the naive math, in torch), nn.GRU, nn.Linear;
-state_dict loading both ways; the error when a gradient is required; CUDA
-(skipped without a GPU).
+state_dict loading both ways; CUDA (skipped without a GPU). The backward
+passes are test_torch_backward.py's.
 
 torch is optional for the source tree's tests (skipped without it), and
 required when testing the installed package (SEQATTN_TEST_INSTALLED=1, as
@@ -182,27 +182,6 @@ def test_pooling_lengths_and_steps():
         with pytest.raises(ValueError, match=r"x has shape \(2, 7, 5\) but the layer was "
                                              r"built for 8 steps"):
             ours(x[:, :7])
-
-
-def test_a_required_gradient_is_refused():
-    ours = st.BahdanauAttention(4)
-    query, keys = torch.randn(1, 1, 4), torch.randn(1, 3, 4)
-    # Parameters require grad by default: in grad mode that is refused.
-    with pytest.raises(RuntimeError, match=r"BahdanauAttention: parameter Wa\.weight requires "
-                                           r"grad, but seqattn computes the forward pass only"):
-        ours(query, keys)
-    with torch.no_grad():
-        ours(query, keys)
-    with torch.inference_mode():
-        ours(query, keys)
-    ours.requires_grad_(False)
-    ours(query, keys)  # grad mode on, nothing requires grad
-    with pytest.raises(RuntimeError, match="BahdanauAttention: query requires grad"):
-        ours(query.requires_grad_(), keys)
-    with pytest.raises(RuntimeError, match="attention_pooling: x requires grad.*no backward"):
-        st.attention_pooling(torch.randn(1, 3, 2, requires_grad=True), torch.randn(2))
-    with pytest.raises(RuntimeError, match="AttentionPooling: parameter W requires grad"):
-        st.AttentionPooling(2, 3)(torch.randn(1, 3, 2))
 
 
 def test_functions_match_the_numpy_ops_and_torch(cpu):
