@@ -29,127 +29,20 @@ three-letter English ones (Sep, not Sept). The output is always YYYY-MM-DD.
 """
 
 import argparse
-import datetime
 import json
 import os
-import random
 import sys
 import time
-
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seq2seq_keras as sk  # noqa: E402  (sets KERAS_BACKEND=jax before keras loads)
 import keras  # noqa: E402
+# The generator, seeds, vocabularies and config (keras-free, shared with
+# examples/train_dates_torch.py).
+from date_data import (CONFIG, SEEDS, SOURCE_VOCAB, TARGET_VOCAB, make_splits,  # noqa: E402
+                       tensors_for, write_heldout)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-FIRST_DAY = datetime.date(1900, 1, 1).toordinal()
-LAST_DAY = datetime.date(2099, 12, 31).toordinal()
-
-FORMATS = ["D Month YYYY", "D Mon YYYY", "Month D, YYYY", "Mon D, YYYY", "Mon D YYYY",
-           "D/M/YYYY", "YYYY-MM-DD", "Weekday, D Month YYYY", "Weekday, Month D, YYYY",
-           "D.M.YYYY"]
-CASES = ["title", "lower", "upper", "mixed"]
-
-SEEDS = {"train": 20261121, "validation": 7, "heldout": 99, "init": 1}
-
-SOURCE_VOCAB = (["<pad>", "<unk>", " ", ",", "-", ".", "/"] + [str(d) for d in range(10)]
-                + [chr(c) for c in range(ord("a"), ord("z") + 1)])
-TARGET_VOCAB = ["<pad>", "<start>", "<end>", "-"] + [str(d) for d in range(10)]
-MAX_SOURCE_LEN = 32   # the longest input, "Wednesday, September 30, 2026", has 29
-MAX_TARGET_LEN = 12   # "YYYY-MM-DD" + <end> = 11 steps
-
-CONFIG = {
-    "encoder": {"units": 64, "bidirectional": True, "embedding_dim": 32},
-    "decoder": {"units": 128, "embedding_dim": 32},
-    "attention": {"units": 64, "bias": False},
-    "gru_variant": "reset_after",
-    "tokenization": "chars",
-    "lowercase_source": True,
-    "source_vocab": SOURCE_VOCAB,
-    "target_vocab": TARGET_VOCAB,
-    "special_tokens": {"source_pad": 0, "source_unk": 1,
-                       "target_pad": 0, "target_start": 1, "target_end": 2},
-    "max_source_len": MAX_SOURCE_LEN,
-    "max_target_len": MAX_TARGET_LEN,
-    "name": "date-normaliser",
-    "description": ("Character-level date normaliser: '21 Nov 2026', 'Saturday, November 21, "
-                    "2026', '21/11/2026', ... (years 1900-2099, any letter case) -> "
-                    "'2026-11-21'. Trained with tools/train_date_model.py."),
-}
-
-
-def _num(n, rng, optional_zero=True):
-    if n >= 10 or not optional_zero:
-        return f"{n:02d}"
-    return f"0{n}" if rng.random() < 0.5 else str(n)
-
-
-def format_date(date, fmt, rng):
-    """The input text of `date` in format `fmt`, in title case."""
-    d = _num(date.day, rng)
-    m = _num(date.month, rng)
-    y = f"{date.year:04d}"
-    month, mon = MONTHS[date.month - 1], MONTHS[date.month - 1][:3]
-    weekday = WEEKDAYS[date.weekday()]
-    return {
-        "D Month YYYY": f"{d} {month} {y}",
-        "D Mon YYYY": f"{d} {mon} {y}",
-        "Month D, YYYY": f"{month} {d}, {y}",
-        "Mon D, YYYY": f"{mon} {d}, {y}",
-        "Mon D YYYY": f"{mon} {d} {y}",
-        "D/M/YYYY": f"{d}/{m}/{y}",
-        "YYYY-MM-DD": date.isoformat(),
-        "Weekday, D Month YYYY": f"{weekday}, {d} {month} {y}",
-        "Weekday, Month D, YYYY": f"{weekday}, {month} {d}, {y}",
-        "D.M.YYYY": f"{d}.{m}.{y}",
-    }[fmt]
-
-
-def apply_case(text, case, rng):
-    if case == "lower":
-        return text.lower()
-    if case == "upper":
-        return text.upper()
-    if case == "mixed":
-        return "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in text)
-    return text  # title: as format_date writes it
-
-
-def random_date(rng):
-    return datetime.date.fromordinal(rng.randint(FIRST_DAY, LAST_DAY))
-
-
-def make_examples(n, seed, exclude=frozenset(), stratified=False):
-    """n (input, output, date) triples. stratified: formats and cases in turn,
-    so a held-out set covers each (format, case) pair equally."""
-    rng = random.Random(seed)
-    out = []
-    while len(out) < n:
-        date = random_date(rng)
-        if date in exclude:
-            continue
-        if stratified:
-            fmt = FORMATS[len(out) % len(FORMATS)]
-            case = CASES[(len(out) // len(FORMATS)) % len(CASES)]
-        else:
-            fmt = rng.choice(FORMATS)
-            case = rng.choices(CASES, weights=[3, 3, 2, 2])[0]
-        out.append((apply_case(format_date(date, fmt, rng), case, rng), date.isoformat(), date))
-    return out
-
-
-def tensors_for(examples, config=CONFIG):
-    src = sk.pad_batch([sk.encode_source(x, config) for x, _, _ in examples],
-                       config["special_tokens"]["source_pad"], config["max_source_len"])
-    start, end = config["special_tokens"]["target_start"], config["special_tokens"]["target_end"]
-    tgt = [sk.encode_target(y, config) for _, y, _ in examples]
-    tgt_in = np.array([[start] + t for t in tgt], dtype=np.int32)
-    tgt_out = np.array([t + [end] for t in tgt], dtype=np.int32)
-    return src, tgt_in, tgt_out
 
 
 def exact_match(model, examples, config=CONFIG):
@@ -157,13 +50,6 @@ def exact_match(model, examples, config=CONFIG):
     got = [sk.decode_target(ids, config) for ids in sk.greedy_decode(model, src, config)]
     wrong = [(x, y, g) for (x, y, _), g in zip(examples, got) if g != y]
     return 1 - len(wrong) / len(examples), wrong
-
-
-def write_heldout(path, examples):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        for x, y, _ in examples:
-            f.write(f"{x}\t{y}\n")
 
 
 def write_model_readme(path, stats):
@@ -224,11 +110,7 @@ def main():
     args = ap.parse_args()
 
     keras.utils.set_random_seed(SEEDS["init"])
-    heldout = make_examples(args.heldout_examples, SEEDS["heldout"], stratified=True)
-    validation = make_examples(2000, SEEDS["validation"], exclude={d for _, _, d in heldout},
-                               stratified=True)
-    excluded = {d for _, _, d in heldout} | {d for _, _, d in validation}
-    train = make_examples(args.train_examples, SEEDS["train"], exclude=excluded)
+    train, validation, heldout = make_splits(args.train_examples, args.heldout_examples)
     write_heldout(os.path.join(args.fixtures_dir, "date_heldout.tsv"), heldout)
 
     src, tgt_in, tgt_out = tensors_for(train)
