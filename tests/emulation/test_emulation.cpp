@@ -700,6 +700,11 @@ std::vector<Mutant> mutants() {
        "global_scratch_masked_precise_*:Cases/EmuAttention.*/primes_masked_precise_*"},
       {"pooling.cu", "Cases/EmuPooling.*/steps_over_a_block_masked_*"},
       {"model.cu", "Schedules/EmuModel.ArgmaxRows/*"},
+      // The backward kernels with barriers (test_emulation_backward.cpp):
+      // pooling's rows over a block, every schedule; the column sums over
+      // 1000 columns, their grid-stride loop on the capped grids.
+      {"pooling_backward.cu", "Cases/EmuPoolingBackward.*/steps_over_a_block_masked_*"},
+      {"dense_backward.cu", "Cases/EmuDenseBackward.*/vocabulary_*"},
   };
   for (const auto& [file, filter] : files) {
     std::ifstream in(std::string(SEQATTN_SOURCE_DIR) + "/kernels/" + file);
