@@ -109,9 +109,8 @@ class SeqattnOps:
                            reverse=reverse, lengths=lengths, h0=h0)
 
     def attention(self, h, s, W, U, v, *, enc_lengths):
-        context, _ = self.st.additive_attention(h.contiguous(), s.contiguous(), W, U, v,
-                                                enc_lengths=enc_lengths, return_weights=False)
-        return context
+        return self.st.additive_attention(h.contiguous(), s.contiguous(), W, U, v,
+                                          enc_lengths=enc_lengths, return_weights=False)
 
     def dense(self, x, W, b):
         return self.st.dense(x.contiguous(), W, b)
