@@ -296,8 +296,9 @@ SEQATTN_API seqattn_status seqattn_dense_forward(
  *   d_keys[b,i,:]   = Σ_t g,   d_q[b,t,:] = Σ_i g
  *   d_encoder_out   = Σ_t w·d_context  (as values)  +  d_keys·Wᵀ (as keys)
  *   d_decoder_out   = d_q·Uᵀ,  d_U = sᵀ·d_q,  d_W = hᵀ·d_keys,  d_bias = Σ d_keys
- * tanh is recomputed, never stored: memory beyond the gradients themselves
- * is O(B·Te·A + B·Td·A), never O(B·Td·Te·A).
+ * tanh is recomputed, never stored: scratch beyond the gradients themselves
+ * is O(B·Te·A + B·Td·A + B·Td·Te) (keys, queries, their gradients, de),
+ * never O(B·Td·Te·A).
  */
 SEQATTN_API seqattn_status seqattn_additive_attention_backward(
     seqattn_handle handle, const seqattn_attention_dims* dims,
