@@ -23,25 +23,9 @@ from torch import nn  # noqa: E402
 
 import seqattn  # noqa: E402
 import seqattn.torch as st  # noqa: E402
+from torch_tutorial import TutorialBahdanauAttention  # noqa: E402
 
 TOL = 1e-5
-
-
-class TutorialBahdanauAttention(nn.Module):
-    """The PyTorch seq2seq tutorial's module, as it is there."""
-
-    def __init__(self, hidden_size):
-        super().__init__()
-        self.Wa = nn.Linear(hidden_size, hidden_size)
-        self.Ua = nn.Linear(hidden_size, hidden_size)
-        self.Va = nn.Linear(hidden_size, 1)
-
-    def forward(self, query, keys):
-        scores = self.Va(torch.tanh(self.Wa(query) + self.Ua(keys)))
-        scores = scores.squeeze(2).unsqueeze(1)
-        weights = F.softmax(scores, dim=-1)
-        context = torch.bmm(weights, keys)
-        return context, weights
 
 
 class SeedAttentionPooling(nn.Module):
