@@ -68,6 +68,15 @@ void check_attention_forward(const seqattn_attention_dims* dims, const float* en
   check::lengths(dec_lengths, dims->batch, "dec_lengths", dims->dec_steps, "dims->dec_steps");
 }
 
+// What the pooling forward and backward check of dims, before their tensors.
+void check_pooling_dims(const seqattn_pooling_dims* dims) {
+  check::not_null(dims, "dims");
+  check::positive(dims->batch, "dims->batch");
+  check::positive(dims->steps, "dims->steps");
+  check::positive(dims->features, "dims->features");
+  check::elements("x [B, T, F]", {dims->batch, dims->steps, dims->features});
+}
+
 void check_rnn_dims(const seqattn_rnn_dims* d, int gates) {
   check::not_null(d, "dims");
   check::positive(d->batch, "dims->batch");
@@ -335,11 +344,7 @@ seqattn_status seqattn_attention_pooling_forward(seqattn_handle handle,
                                                  float* weights_out) {
   return guard([&] {
     Backend& be = backend_of(handle);
-    check::not_null(dims, "dims");
-    check::positive(dims->batch, "dims->batch");
-    check::positive(dims->steps, "dims->steps");
-    check::positive(dims->features, "dims->features");
-    check::elements("x [B, T, F]", {dims->batch, dims->steps, dims->features});
+    check_pooling_dims(dims);
     check::not_null(x, "x");
     check::not_null(w, "w");
     check::not_null(context_out, "context_out");
@@ -556,11 +561,7 @@ seqattn_status seqattn_attention_pooling_backward(seqattn_handle handle,
                                                   float* d_b) {
   return guard([&] {
     Backend& be = backend_of(handle);
-    check::not_null(dims, "dims");
-    check::positive(dims->batch, "dims->batch");
-    check::positive(dims->steps, "dims->steps");
-    check::positive(dims->features, "dims->features");
-    check::elements("x [B, T, F]", {dims->batch, dims->steps, dims->features});
+    check_pooling_dims(dims);
     check::not_null(x, "x");
     check::not_null(w, "w");
     check::not_null(weights, "weights");
